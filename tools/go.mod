@@ -1,0 +1,3 @@
+module github.com/kesu315/kesu/tools
+
+go 1.26.8
