@@ -2,10 +2,11 @@ module github.com/kesu315/kesu/services/reporting
 
 go 1.26.8
 
+require github.com/kesu315/kesu/services/kit v0.0.0
+
 require (
-	github.com/jackc/pgx/v5 v5.12.0
-	github.com/kesu315/kesu/services/kit v0.0.0
-	google.golang.org/grpc v1.85.0
+	github.com/jackc/pgx/v5 v5.12.0 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
 )
 
 require (
@@ -73,3 +74,5 @@ require (
 // every required version: without this replace it asks the module proxy
 // for kit@v0.0.0 and every workspace build fails.
 replace github.com/kesu315/kesu/services/kit => ../kit
+
+replace github.com/kesu315/kesu/proto => ../../proto
