@@ -1,0 +1,389 @@
+// Package app runs intake's use cases: it checks who is calling, validates,
+// seals personal data, decides with the pure domain functions and appends to the
+// complaint's stream. It talks to NATS and Postgres only through the ports below.
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
+	intakev1 "github.com/kesu315/kesu/proto/gen/go/kesu/intake/v1"
+	"github.com/kesu315/kesu/services/intake/internal/domain"
+	"github.com/kesu315/kesu/services/kit/auth"
+	"github.com/kesu315/kesu/services/kit/clock"
+	"github.com/kesu315/kesu/services/kit/events"
+	"github.com/kesu315/kesu/services/kit/eventstore"
+	"github.com/kesu315/kesu/services/kit/pii"
+)
+
+// Errors of the use cases; ports maps them to gRPC codes.
+var (
+	ErrUnauthenticated = errors.New("no identity on the call")
+	ErrForbidden       = errors.New("not allowed")
+	// ErrRequestReused: the client request id was used before for a different complaint.
+	ErrRequestReused = errors.New("client_request_id already used for a different request")
+)
+
+// EventStore is the complaint streams (kit/eventstore.Store).
+type EventStore interface {
+	Append(ctx context.Context, complaintID string, expectedSeq uint64, evs ...eventstore.Event) (eventstore.Appended, error)
+	Load(ctx context.Context, complaintID string) ([]eventstore.Record, error)
+}
+
+// RequestClaim is what the idempotency index remembers of a request.
+type RequestClaim struct {
+	ComplaintID string `json:"complaint_id"`
+	EventID     string `json:"event_id"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// RequestIndex remembers client request ids, atomically: of two concurrent
+// claims for one key exactly one creates it and the other gets the winner's.
+type RequestIndex interface {
+	// Claim stores c under (shop, request id) unless a claim is there already, and
+	// returns the claim that holds the key and whether it was created now.
+	Claim(ctx context.Context, shopID, requestID string, c RequestClaim) (RequestClaim, bool, error)
+}
+
+// Keyring seals and opens personal data (kit/pii.Keyring).
+type Keyring interface {
+	Seal(ctx context.Context, shopID, customerRef string, pd *complaintv1.PersonalData) (*complaintv1.Sealed, error)
+	Open(ctx context.Context, s *complaintv1.Sealed) (*complaintv1.PersonalData, error)
+}
+
+// Complaints reads the intake projection.
+type Complaints interface {
+	// Get returns the complaint view with its sealed personal data, or domain.ErrNotFound.
+	Get(ctx context.Context, complaintID string) (*intakev1.Complaint, *complaintv1.Sealed, error)
+}
+
+// Service is intake's application layer.
+type Service struct {
+	store     EventStore
+	requests  RequestIndex
+	keys      Keyring
+	views     Complaints
+	clock     clock.Clock
+	shopKnown domain.ShopKnown
+	refKey    []byte
+}
+
+// Deps are the Service's collaborators.
+type Deps struct {
+	Store    EventStore
+	Requests RequestIndex
+	Keys     Keyring
+	Views    Complaints
+	Clock    clock.Clock
+	// ShopKnown says whether a shop is in the policy; nil accepts any shop.
+	ShopKnown domain.ShopKnown
+	// CustomerRefKey keys the HMAC that turns a phone number into a customer ref
+	// when the caller has no buyer id (the hotline), so the ref is stable but
+	// does not reveal the number.
+	CustomerRefKey []byte
+}
+
+// New returns the Service.
+func New(d Deps) (*Service, error) {
+	if d.Store == nil || d.Requests == nil || d.Keys == nil || d.Views == nil || d.Clock == nil {
+		return nil, errors.New("intake app: store, requests, keys, views and clock are required")
+	}
+	if len(d.CustomerRefKey) < 16 {
+		return nil, errors.New("intake app: customer ref key must be at least 16 bytes")
+	}
+	return &Service{store: d.Store, requests: d.Requests, keys: d.Keys, views: d.Views, clock: d.Clock, shopKnown: d.ShopKnown, refKey: d.CustomerRefKey}, nil
+}
+
+// Roles allowed per use case. Personal data is shown in the clear only to the
+// people who handle the customer; integrations and BI get masked values.
+var (
+	fileRoles     = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration}
+	readRoles     = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration}
+	personalRoles = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin}
+	actorKinds    = map[auth.Role]complaintv1.ActorKind{
+		auth.RoleAgent:       complaintv1.ActorKind_ACTOR_KIND_AGENT,
+		auth.RoleSupervisor:  complaintv1.ActorKind_ACTOR_KIND_SUPERVISOR,
+		auth.RolePR:          complaintv1.ActorKind_ACTOR_KIND_SUPERVISOR,
+		auth.RoleAdmin:       complaintv1.ActorKind_ACTOR_KIND_SYSTEM,
+		auth.RoleIntegration: complaintv1.ActorKind_ACTOR_KIND_EXTERNAL,
+	}
+)
+
+func identity(ctx context.Context, allowed []auth.Role) (auth.Identity, error) {
+	id, ok := auth.FromContext(ctx)
+	if !ok {
+		return auth.Identity{}, ErrUnauthenticated
+	}
+	if !id.Is(allowed...) {
+		return auth.Identity{}, fmt.Errorf("%w: role %s", ErrForbidden, id.Role)
+	}
+	return id, nil
+}
+
+func actorOf(id auth.Identity) *complaintv1.Actor {
+	return &complaintv1.Actor{Kind: actorKinds[id.Role], Id: id.Subject, Role: string(id.Role), Tier: int32(id.Tier)}
+}
+
+// FileResult is what filing returns.
+type FileResult struct {
+	ComplaintID string
+	Created     bool
+	Seq         uint64
+}
+
+// FileComplaint opens a complaint, once per (shop, client request id).
+//
+// The request id is claimed in the index before anything is appended, with the
+// complaint id and event id chosen for it. A retry after any failure finds the
+// claim and appends the same event (same ids) again: the stream's expectation
+// (a new complaint expects sequence 0) and Nats-Msg-Id make that store nothing
+// twice, so neither a lost reply nor a crash between the two steps can file a
+// complaint twice or lose one.
+func (s *Service) FileComplaint(ctx context.Context, cmd *domain.FileComplaint) (FileResult, error) {
+	id, err := identity(ctx, fileRoles)
+	if err != nil {
+		return FileResult{}, err
+	}
+	if cmd.ShopID != "" && !id.InShop(cmd.ShopID) {
+		return FileResult{}, fmt.Errorf("%w: %s may not file for shop %s", ErrForbidden, id.Subject, cmd.ShopID)
+	}
+	now := s.clock.Now()
+	if err := cmd.Validate(now, s.shopKnown); err != nil {
+		return FileResult{}, err
+	}
+	fp, err := fingerprint(cmd)
+	if err != nil {
+		return FileResult{}, err
+	}
+	complaintID, err := uuid.NewV7()
+	if err != nil {
+		return FileResult{}, fmt.Errorf("new complaint id: %w", err)
+	}
+	eventID, err := uuid.NewV7()
+	if err != nil {
+		return FileResult{}, fmt.Errorf("new event id: %w", err)
+	}
+	claim, _, err := s.requests.Claim(ctx, cmd.ShopID, cmd.ClientRequestID, RequestClaim{
+		ComplaintID: complaintID.String(), EventID: eventID.String(), Fingerprint: fp,
+	})
+	if err != nil {
+		return FileResult{}, fmt.Errorf("claim request id: %w", err)
+	}
+	if claim.Fingerprint != fp {
+		return FileResult{}, ErrRequestReused
+	}
+
+	customerRef := cmd.CustomerRef
+	if customerRef == "" {
+		customerRef = s.customerRefFromPhone(cmd.ShopID, cmd.Personal.GetPhone())
+	}
+	sealed, err := s.keys.Seal(ctx, cmd.ShopID, customerRef, cmd.Personal)
+	if err != nil {
+		return FileResult{}, fmt.Errorf("seal personal data: %w", err)
+	}
+	// A new complaint has no history, so the decision needs no load: the stream
+	// itself refuses the append (expected sequence 0) if it was filed already.
+	filed, occurred, err := domain.DecideFile(domain.Complaint{}, cmd, domain.Filing{
+		ComplaintID: claim.ComplaintID, Personal: sealed, CustomerRef: customerRef, Actor: actorOf(id),
+	}, now)
+	if err != nil {
+		return FileResult{}, err
+	}
+	ev, err := events.New(events.Envelope{
+		ComplaintID: claim.ComplaintID, ShopID: cmd.ShopID, Actor: actorOf(id),
+		OccurredAt: occurred, RecordedAt: now,
+		CorrelationID: claim.EventID, CausationID: cmd.ClientRequestID,
+	}, filed)
+	if err != nil {
+		return FileResult{}, err
+	}
+	ev.EventId = claim.EventID
+	enc, err := events.Encode(ev)
+	if err != nil {
+		return FileResult{}, err
+	}
+	appended, err := s.store.Append(ctx, claim.ComplaintID, 0, enc)
+	switch {
+	case errors.Is(err, eventstore.ErrConflict):
+		// Filed by an earlier attempt of this request; answer as it would have.
+		seq, lerr := s.firstSeq(ctx, claim.ComplaintID)
+		if lerr != nil {
+			return FileResult{}, lerr
+		}
+		return FileResult{ComplaintID: claim.ComplaintID, Created: false, Seq: seq}, nil
+	case err != nil:
+		return FileResult{}, fmt.Errorf("append ComplaintFiled: %w", err)
+	}
+	return FileResult{ComplaintID: claim.ComplaintID, Created: !appended.Duplicate, Seq: appended.Last()}, nil
+}
+
+func (s *Service) firstSeq(ctx context.Context, complaintID string) (uint64, error) {
+	recs, err := s.store.Load(ctx, complaintID)
+	if err != nil {
+		return 0, fmt.Errorf("load complaint %s: %w", complaintID, err)
+	}
+	if len(recs) == 0 {
+		return 0, fmt.Errorf("complaint %s: conflict on filing but no history", complaintID)
+	}
+	return recs[0].StreamSeq, nil
+}
+
+// customerRefFromPhone derives a stable pseudonymous ref from the digits of a
+// phone number, so "138 0000 1234" and "+86 13800001234" are one customer.
+func (s *Service) customerRefFromPhone(shopID, phone string) string {
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, phone)
+	digits = strings.TrimPrefix(digits, "86")
+	m := hmac.New(sha256.New, s.refKey)
+	m.Write([]byte(shopID + "\x00" + digits))
+	return "tel-" + hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+// fingerprint identifies a request's content, so a reused request id with other
+// content is refused instead of answered with the wrong complaint.
+func fingerprint(cmd *domain.FileComplaint) (string, error) {
+	req := &intakev1.FileComplaintRequest{
+		ClientRequestId: cmd.ClientRequestID, ShopId: cmd.ShopID, Channel: cmd.Channel,
+		Customer: &intakev1.Customer{
+			CustomerRef: cmd.CustomerRef, Name: cmd.Personal.GetName(), Phone: cmd.Personal.GetPhone(),
+			Email: cmd.Personal.GetEmail(), Address: cmd.Personal.GetAddress(),
+		},
+		OrderId: cmd.OrderID, Items: cmd.Items, OrderAmountFen: cmd.OrderAmountFen,
+		ClaimedAmountFen: cmd.ClaimedAmountFen, Description: cmd.Personal.GetText(),
+		OccurredAt: domain.Timestamp(cmd.OccurredAt), ExternalRef: cmd.ExternalRef,
+		ChannelDetails: cmd.ChannelDetails, Complainant: cmd.Complainant, CustomerType: cmd.CustomerType,
+		ExpectedRemedies: cmd.ExpectedRemedies, Language: cmd.Language,
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
+	if err != nil {
+		return "", fmt.Errorf("fingerprint request: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// GetComplaint returns the projection's view, with personal data opened for the
+// roles that may see it and masked for the others.
+func (s *Service) GetComplaint(ctx context.Context, complaintID string) (*intakev1.Complaint, error) {
+	id, err := identity(ctx, readRoles)
+	if err != nil {
+		return nil, err
+	}
+	view, sealed, err := s.views.Get(ctx, complaintID)
+	if err != nil {
+		return nil, err
+	}
+	if !id.InShop(view.GetShopId()) {
+		// Same answer as a missing complaint: another shop's complaints do not exist for this caller.
+		return nil, domain.ErrNotFound
+	}
+	if view.GetPersonalDataErased() {
+		return view, nil
+	}
+	pd, err := s.keys.Open(ctx, sealed)
+	switch {
+	case errors.Is(err, pii.ErrErased):
+		view.PersonalDataErased = true
+		return view, nil
+	case err != nil:
+		return nil, err
+	}
+	view.Personal = s.present(id, pd)
+	return view, nil
+}
+
+func (s *Service) present(id auth.Identity, pd *complaintv1.PersonalData) *complaintv1.PersonalData {
+	if pd == nil {
+		return nil
+	}
+	if id.Is(personalRoles...) {
+		return pd
+	}
+	return pii.Mask(pd)
+}
+
+// TimelineEntry is one event of a complaint's history, decoded.
+type TimelineEntry struct {
+	Event    *complaintv1.Event
+	Type     string
+	Seq      uint64
+	Summary  string
+	Personal *complaintv1.PersonalData
+	Erased   bool
+}
+
+// Timeline reads the complaint's whole history from its stream: the record of
+// truth, not a projection, so it is complete the moment an event is appended.
+func (s *Service) Timeline(ctx context.Context, complaintID string, lang domain.Lang) ([]TimelineEntry, error) {
+	id, err := identity(ctx, readRoles)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.store.Load(ctx, complaintID)
+	if err != nil {
+		return nil, fmt.Errorf("load complaint %s: %w", complaintID, err)
+	}
+	if len(recs) == 0 {
+		return nil, domain.ErrNotFound
+	}
+	evs, err := events.DecodeAll(recs)
+	if err != nil {
+		return nil, err
+	}
+	if !id.InShop(evs[0].GetShopId()) {
+		return nil, domain.ErrNotFound
+	}
+	// Once the history records an erasure nothing is opened, whatever a key
+	// cache somewhere still holds.
+	erased := domain.Fold(evs).Erased
+	out := make([]TimelineEntry, 0, len(recs))
+	for i, r := range recs {
+		ev := evs[i]
+		e := TimelineEntry{Event: ev, Type: r.Type, Seq: r.StreamSeq, Summary: domain.Summarize(ev, lang)}
+		if sealed := SealedOf(ev); sealed != nil && erased {
+			e.Erased = true
+		} else if sealed != nil {
+			pd, err := s.keys.Open(ctx, sealed)
+			switch {
+			case errors.Is(err, pii.ErrErased):
+				e.Erased = true
+			case err != nil:
+				return nil, err
+			default:
+				e.Personal = s.present(id, pd)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// SealedOf returns the sealed personal data an event carries, if any.
+func SealedOf(ev *complaintv1.Event) *complaintv1.Sealed {
+	switch p := ev.GetPayload().(type) {
+	case *complaintv1.Event_ComplaintFiled:
+		return p.ComplaintFiled.GetPersonal()
+	case *complaintv1.Event_ContactAdded:
+		return p.ContactAdded.GetPersonal()
+	case *complaintv1.Event_EvidenceAttached:
+		return p.EvidenceAttached.GetPersonal()
+	case *complaintv1.Event_AgentResponded:
+		return p.AgentResponded.GetPersonal()
+	case *complaintv1.Event_SatisfactionRecorded:
+		return p.SatisfactionRecorded.GetPersonal()
+	}
+	return nil
+}
