@@ -27,15 +27,18 @@ help: ## list the targets
 
 .PHONY: run
 run: postgres ## build everything and run the whole stack locally (Ctrl-C stops it)
-	$(GO) run ./tools/devstack run
+	$(GO) build -o $(BIN)/devstack ./tools/devstack
+	$(BIN)/devstack run
 
 .PHONY: test
 test: postgres ## unit and integration tests (-race) against real NATS and PostgreSQL
-	$(GO) run ./tools/devstack testenv -- $(GO) test $(TEST_FLAGS) $(PKGS)
+	$(GO) build -o $(BIN)/devstack ./tools/devstack
+	$(BIN)/devstack testenv -- $(GO) test $(TEST_FLAGS) $(PKGS)
 
 .PHONY: bench
 bench: postgres ## benchmarks, each beside its raw baseline measured in the same run
-	$(GO) run ./tools/devstack testenv -- $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCH_TIME) -benchmem $(PKGS)
+	$(GO) build -o $(BIN)/devstack ./tools/devstack
+	$(BIN)/devstack testenv -- $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCH_TIME) -benchmem $(PKGS)
 
 .PHONY: generate
 generate: tools ## regenerate code from the protos (committed; CI checks for drift)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,6 +155,9 @@ func run(ctx context.Context, args []string) error {
 		}(s.name)
 	}
 
+	if err := waitReady(ctx, exited); err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "\nKesu is running (Ctrl-C stops everything)\n")
 	fmt.Fprintf(os.Stderr, "  NATS        %s\n  PostgreSQL  %s\n", natsURL, redactURL(dbURL))
 	for _, s := range services {
@@ -169,6 +173,35 @@ func run(ctx context.Context, args []string) error {
 	case name := <-exited:
 		return fmt.Errorf("%s exited unexpectedly; see its log above", name)
 	}
+}
+
+// waitReady polls every service's /readyz until all answer 200, so "running"
+// is printed when a request would be served, not when processes were forked.
+func waitReady(ctx context.Context, exited <-chan string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, s := range services {
+		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", s.http)
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case name := <-exited:
+				return fmt.Errorf("%s exited while starting; see its log above", name)
+			case <-ctx.Done():
+				return fmt.Errorf("%s not ready at %s: %w", s.name, url, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 func repoRoot() (string, error) {

@@ -308,10 +308,32 @@ func (r *Runner) loop(ctx context.Context, conn *pgxpool.Conn) error {
 	return nil
 }
 
+// fetch returns the next batch without waiting to fill it: whatever is
+// pending, at once; when nothing is, it blocks until the first event arrives
+// (or MaxWait passes) and takes what came with it. A plain Fetch of BatchSize
+// would hold a lone event until the batch filled or MaxWait ran out, and a
+// complaint would appear in its queue seconds late on a quiet floor.
 func (r *Runner) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	msgs, err := collect(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(r.cfg.BatchSize) })
+	if err != nil || len(msgs) > 0 {
+		return msgs, err
+	}
 	fctx, cancel := context.WithTimeout(ctx, r.cfg.MaxWait)
 	defer cancel()
-	batch, err := cons.Fetch(r.cfg.BatchSize, jetstream.FetchContext(fctx))
+	msgs, err = collect(ctx, func() (jetstream.MessageBatch, error) { return cons.Fetch(1, jetstream.FetchContext(fctx)) })
+	if err != nil || len(msgs) == 0 || r.cfg.BatchSize == 1 {
+		return msgs, err
+	}
+	more, err := collect(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(r.cfg.BatchSize - 1) })
+	if err != nil {
+		// The first event is in hand; process it, the rest comes next round.
+		return msgs, nil
+	}
+	return append(msgs, more...), nil
+}
+
+func collect(ctx context.Context, fetch func() (jetstream.MessageBatch, error)) ([]jetstream.Msg, error) {
+	batch, err := fetch()
 	if err != nil {
 		return nil, err
 	}
