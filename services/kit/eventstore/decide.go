@@ -7,6 +7,13 @@ import (
 	"time"
 )
 
+// Log is what Decide needs of a store: *Store, or a service's narrower port
+// to it.
+type Log interface {
+	Load(ctx context.Context, complaintID string) ([]Record, error)
+	Append(ctx context.Context, complaintID string, expectedSeq uint64, events ...Event) (Appended, error)
+}
+
 // DecideFunc turns a complaint's history into the events a command produces.
 // It must be a pure function of the history (and the command it closes
 // over): Decide may call it several times.
@@ -34,7 +41,7 @@ type DecideOptions struct {
 // the retries Append makes on a lost acknowledgement cannot store an event
 // twice. A decide that derives ids from the command (same decision, same
 // ids) additionally makes a whole repeated command idempotent.
-func Decide(ctx context.Context, s *Store, complaintID string, decide DecideFunc, opts DecideOptions) ([]Record, error) {
+func Decide(ctx context.Context, s Log, complaintID string, decide DecideFunc, opts DecideOptions) ([]Record, error) {
 	if s == nil || decide == nil {
 		return nil, errors.New("eventstore: decide: nil store or decide function")
 	}

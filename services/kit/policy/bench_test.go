@@ -28,6 +28,9 @@ func BenchmarkMatch(b *testing.B) {
 	for _, f := range p.Risk.Flags {
 		keywords = append(keywords, f.Keywords...)
 	}
+	for _, c := range p.CustomerTypes.Cues {
+		keywords = append(keywords, c.Keywords...)
+	}
 	norm := NewNormalizer()
 	for i, kw := range keywords {
 		keywords[i] = norm.Normalize(kw)

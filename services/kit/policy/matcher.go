@@ -22,6 +22,8 @@ type MatchResult struct {
 	Categories []Hit
 	Signals    []Hit
 	Flags      []Hit
+	// Cues are customer-type cue keywords; a Hit's ID is the CustomerType.
+	Cues []Hit
 }
 
 // Category is the best-matching category: most keyword occurrences, ties to
@@ -59,10 +61,12 @@ const (
 	kindCategory ownerKind = iota
 	kindSignal
 	kindFlag
+	kindCue
+	nkinds
 )
 
-// owner is a category, signal or flag one pattern stands for, and the
-// keyword as the policy wrote it.
+// owner is a category, signal, flag or customer-type cue one pattern stands
+// for, and the keyword as the policy wrote it.
 type owner struct {
 	kind    ownerKind
 	index   int // into the policy's list of that kind
@@ -78,19 +82,20 @@ type pattern struct {
 	owners             []owner
 }
 
-// Matcher finds categories, risk signals and complainant flags in free text,
-// in simplified or traditional Chinese, full-width or half-width, any case.
-// It is built by Parse and safe for concurrent use.
+// Matcher finds categories, risk signals, complainant flags and
+// customer-type cues in free text, in simplified or traditional Chinese,
+// full-width or half-width, any case. It is built by Parse and safe for
+// concurrent use.
 type Matcher struct {
-	norm       *Normalizer
-	classOf    [256]uint16
-	nclass     int
-	delta      []int32   // state*nclass + class -> state
-	out        [][]int32 // state -> patterns ending here (own and via failure links)
-	patterns   []pattern
-	categories []string
-	signals    []string
-	flags      []string
+	norm     *Normalizer
+	classOf  [256]uint16
+	nclass   int
+	delta    []int32   // state*nclass + class -> state
+	out      [][]int32 // state -> patterns ending here (own and via failure links)
+	patterns []pattern
+	ids      [nkinds][]string // per kind, the ids in policy order
+	base     [nkinds]int      // per kind, its first slot in the per-match counts
+	slots    int
 }
 
 type matchKeywords struct {
@@ -98,8 +103,13 @@ type matchKeywords struct {
 	keywords [][]string
 }
 
-func newMatcher(norm *Normalizer, cats, sigs, flags matchKeywords) *Matcher {
-	m := &Matcher{norm: norm, categories: cats.ids, signals: sigs.ids, flags: flags.ids}
+func newMatcher(norm *Normalizer, cats, sigs, flags, cues matchKeywords) *Matcher {
+	m := &Matcher{norm: norm}
+	for k, l := range [nkinds]matchKeywords{cats, sigs, flags, cues} {
+		m.ids[k] = l.ids
+		m.base[k] = m.slots
+		m.slots += len(l.ids)
+	}
 	byText := map[string]int{}
 	add := func(kind ownerKind, lists matchKeywords) {
 		for i, kws := range lists.keywords {
@@ -130,6 +140,7 @@ func newMatcher(norm *Normalizer, cats, sigs, flags matchKeywords) *Matcher {
 	add(kindCategory, cats)
 	add(kindSignal, sigs)
 	add(kindFlag, flags)
+	add(kindCue, cues)
 
 	texts := make([]string, len(m.patterns))
 	for t, i := range byText {
@@ -209,19 +220,11 @@ func isWordByte(b byte) bool {
 // Normalize folds text the way the matcher does before matching.
 func (m *Matcher) Normalize(s string) string { return m.norm.Normalize(s) }
 
-// Match finds the categories, signals and flags whose keywords occur in text.
+// Match finds the categories, signals, flags and customer-type cues whose
+// keywords occur in text.
 func (m *Matcher) Match(text string) MatchResult {
 	t := m.norm.Normalize(text)
 	var counts []int // per owner slot, allocated on the first hit
-	slot := func(o owner) int {
-		switch o.kind {
-		case kindSignal:
-			return len(m.categories) + o.index
-		case kindFlag:
-			return len(m.categories) + len(m.signals) + o.index
-		}
-		return o.index
-	}
 	var kws [][]string
 	s := int32(0)
 	for i := 0; i < len(t); i++ {
@@ -236,12 +239,11 @@ func (m *Matcher) Match(text string) MatchResult {
 				continue
 			}
 			if counts == nil {
-				n := len(m.categories) + len(m.signals) + len(m.flags)
-				counts = make([]int, n)
-				kws = make([][]string, n)
+				counts = make([]int, m.slots)
+				kws = make([][]string, m.slots)
 			}
 			for _, o := range p.owners {
-				k := slot(o)
+				k := m.base[o.kind] + o.index
 				counts[k]++
 				// Each owner lists a pattern once, so a keyword repeats only
 				// when the pattern matched before; the lists are short.
@@ -255,17 +257,18 @@ func (m *Matcher) Match(text string) MatchResult {
 	if counts == nil {
 		return r
 	}
-	collect := func(ids []string, base int) []Hit {
+	collect := func(k ownerKind) []Hit {
 		var hs []Hit
-		for i, id := range ids {
-			if c := counts[base+i]; c > 0 {
-				hs = append(hs, Hit{ID: id, Count: c, Keywords: kws[base+i]})
+		for i, id := range m.ids[k] {
+			if c := counts[m.base[k]+i]; c > 0 {
+				hs = append(hs, Hit{ID: id, Count: c, Keywords: kws[m.base[k]+i]})
 			}
 		}
 		return hs
 	}
-	r.Categories = collect(m.categories, 0)
-	r.Signals = collect(m.signals, len(m.categories))
-	r.Flags = collect(m.flags, len(m.categories)+len(m.signals))
+	r.Categories = collect(kindCategory)
+	r.Signals = collect(kindSignal)
+	r.Flags = collect(kindFlag)
+	r.Cues = collect(kindCue)
 	return r
 }

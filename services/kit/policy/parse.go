@@ -2,6 +2,8 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -174,5 +176,7 @@ func parse(data []byte, source string) (*Policy, error) {
 		}
 		return nil, fail(v.problems...)
 	}
+	sum := sha256.Sum256(data)
+	p.Digest = hex.EncodeToString(sum[:])
 	return p, nil
 }

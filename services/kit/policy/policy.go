@@ -107,6 +107,12 @@ type Policy struct {
 	FollowUp            FollowUp
 	Disputes            Disputes
 	Calendar            *Calendar
+	// CustomerTypes holds the cues of the customer-type hint.
+	CustomerTypes CustomerTypes
+	// Digest is the hex SHA-256 of the policy file's bytes: with Version it
+	// names exactly which rules decided something (a classification records
+	// it), since the same version number is edited many times.
+	Digest string
 
 	shops      map[string]int
 	channels   map[string]int

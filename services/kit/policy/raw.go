@@ -26,6 +26,7 @@ type rawPolicy struct {
 	FollowUp            rawFollowUp               `yaml:"followup"`
 	Disputes            rawDisputes               `yaml:"disputes"`
 	Holidays            map[string]rawHolidayYear `yaml:"holidays"`
+	CustomerTypes       rawCustomerTypes          `yaml:"customer_types"`
 }
 
 type rawShop struct {
@@ -69,12 +70,31 @@ type rawRisk struct {
 }
 
 type rawSignal struct {
-	ID       string   `yaml:"id"`
-	Name     rawName  `yaml:"name"`
-	Public   bool     `yaml:"public"`
-	Weight   int      `yaml:"weight"`
-	Severity string   `yaml:"severity"`
-	Keywords []string `yaml:"keywords"`
+	ID       string         `yaml:"id"`
+	Name     rawName        `yaml:"name"`
+	Public   bool           `yaml:"public"`
+	Weight   int            `yaml:"weight"`
+	Severity string         `yaml:"severity"`
+	Keywords []string       `yaml:"keywords"`
+	From     *rawDerivation `yaml:"from"`
+}
+
+type rawDerivation struct {
+	Fact      string `yaml:"fact"`
+	AtLeast   int64  `yaml:"at_least"`
+	MinAmount string `yaml:"min_amount"`
+}
+
+type rawCustomerTypes struct {
+	Default string           `yaml:"default"`
+	Cues    []rawCustomerCue `yaml:"cues"`
+}
+
+type rawCustomerCue struct {
+	Type                  string   `yaml:"type"`
+	Keywords              []string `yaml:"keywords"`
+	Signals               []string `yaml:"signals"`
+	RepeatContactsAtLeast int      `yaml:"repeat_contacts_at_least"`
 }
 
 type rawSeverityRule struct {

@@ -72,7 +72,70 @@ type Signal struct {
 	// when the signal only adds weight.
 	Severity Severity
 	Keywords []string
+	// From, when set, also raises the signal from a counted fact (the third
+	// contact, two transfers, a large amount), so what the complainant did
+	// weighs like what they said. nil for a signal found only in words.
+	From *Derivation
 }
+
+// Fact is something counted about a complaint that a signal can derive from.
+type Fact string
+
+// The facts a signal can derive from.
+const (
+	// FactRepeatContacts counts contacts after the first (多次进线).
+	FactRepeatContacts Fact = "repeat_contacts"
+	// FactTransfers counts hand-overs between agents or queues (踢皮球).
+	FactTransfers Fact = "transfers"
+	// FactAmount is the money in dispute in fen: the larger of the claimed
+	// and the order amount.
+	FactAmount Fact = "amount"
+	// FactFollowers is the reach of the complainant's public post.
+	FactFollowers Fact = "followers"
+)
+
+// Valid reports whether f is a known fact.
+func (f Fact) Valid() bool {
+	switch f {
+	case FactRepeatContacts, FactTransfers, FactAmount, FactFollowers:
+		return true
+	}
+	return false
+}
+
+// Derivation raises a signal when a fact reaches a threshold.
+type Derivation struct {
+	Fact Fact
+	// AtLeast is the threshold, inclusive: a count, followers, or fen for
+	// FactAmount.
+	AtLeast int64
+}
+
+// FactValues are the counted facts of one complaint.
+type FactValues struct {
+	RepeatContacts int
+	Transfers      int
+	Amount         Fen
+	Followers      int64
+}
+
+// Of is the value of one fact.
+func (v FactValues) Of(f Fact) int64 {
+	switch f {
+	case FactRepeatContacts:
+		return int64(v.RepeatContacts)
+	case FactTransfers:
+		return int64(v.Transfers)
+	case FactAmount:
+		return int64(v.Amount)
+	case FactFollowers:
+		return v.Followers
+	}
+	return 0
+}
+
+// Holds reports whether the fact has reached the threshold.
+func (d Derivation) Holds(v FactValues) bool { return v.Of(d.Fact) >= d.AtLeast }
 
 // Flag is a fact about the complainant (journalist, official, celebrity,
 // VIP), from the customer profile or recognised by keywords.

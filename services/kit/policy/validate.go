@@ -232,6 +232,7 @@ func (v *validator) policy(r *rawPolicy) *Policy {
 	v.tiers(p, r)
 	queueIDs := v.queues(p, r.Queues)
 	signalIDs := v.risk(p, &r.Risk, channelIDs)
+	v.customerTypes(p, &r.CustomerTypes, signalIDs)
 	v.routing(p, &r.Routing, channelIDs, categoryIDs, queueIDs)
 	v.sla(p, &r.SLA, channelIDs, categoryIDs)
 	v.escalation(p, &r.Escalation, queueIDs, signalIDs)
@@ -248,7 +249,7 @@ func (v *validator) policy(r *rawPolicy) *Policy {
 }
 
 func buildMatcher(norm *Normalizer, p *Policy) *Matcher {
-	var cats, sigs, flags matchKeywords
+	var cats, sigs, flags, cues matchKeywords
 	for _, c := range p.Categories {
 		cats.ids = append(cats.ids, c.ID)
 		cats.keywords = append(cats.keywords, c.Keywords)
@@ -261,7 +262,11 @@ func buildMatcher(norm *Normalizer, p *Policy) *Matcher {
 		flags.ids = append(flags.ids, f.ID)
 		flags.keywords = append(flags.keywords, f.Keywords)
 	}
-	return newMatcher(norm, cats, sigs, flags)
+	for _, c := range p.CustomerTypes.Cues {
+		cues.ids = append(cues.ids, string(c.Type))
+		cues.keywords = append(cues.keywords, c.Keywords)
+	}
+	return newMatcher(norm, cats, sigs, flags, cues)
 }
 
 // ---- shops and seasons
@@ -526,19 +531,66 @@ func (v *validator) queues(p *Policy, qs []rawQueue) map[string]string {
 
 // ---- risk
 
-func (v *validator) signalList(path string, rs []rawSignal, keywordsRequired bool) ([]Signal, map[string]string) {
+// signalList checks risk signals (isSignal) or complainant flags, which share
+// a shape; flags need no keywords and cannot derive from facts.
+func (v *validator) signalList(path string, rs []rawSignal, isSignal bool) ([]Signal, map[string]string) {
 	seen := map[string]string{}
 	var out []Signal
 	for i, s := range rs {
 		sp := idx(path, i)
 		v.id(sp+".id", s.ID, idPlain, seen)
+		// A signal derived from a fact needs no words.
 		sig := Signal{ID: s.ID, Name: v.name(sp+".name", s.Name), Public: s.Public, Weight: s.Weight,
-			Keywords: v.keywords(sp+".keywords", s.Keywords, keywordsRequired)}
+			Keywords: v.keywords(sp+".keywords", s.Keywords, isSignal && s.From == nil)}
 		v.nonNegative(sp+".weight", s.Weight)
 		sig.Severity, _ = v.severity(sp+".severity", s.Severity, false)
+		if s.From != nil && isSignal {
+			sig.From = v.derivation(sp+".from", *s.From)
+		}
 		out = append(out, sig)
 	}
 	return out, seen
+}
+
+const knownFacts = "amount, followers, repeat_contacts, transfers"
+
+// derivation checks a signal's `from`: a known fact and the threshold key
+// that fits it (money for the amount, a count for the rest).
+func (v *validator) derivation(path string, r rawDerivation) *Derivation {
+	f := Fact(r.Fact)
+	switch {
+	case r.Fact == "":
+		v.add(path+".fact", "", "must be set (known: "+knownFacts+")")
+		return nil
+	case !f.Valid():
+		v.add(path+".fact", q(r.Fact), "unknown fact (known: "+knownFacts+")")
+		return nil
+	}
+	d := &Derivation{Fact: f}
+	if f == FactAmount {
+		if r.AtLeast != 0 {
+			v.add(path+".at_least", strconv.FormatInt(r.AtLeast, 10), "not used with fact amount (use min_amount, in yuan)")
+		}
+		amount, ok := v.money(path+".min_amount", r.MinAmount, true)
+		if ok && amount <= 0 {
+			v.add(path+".min_amount", q(r.MinAmount), "must be > 0")
+			ok = false
+		}
+		if !ok {
+			return nil
+		}
+		d.AtLeast = int64(amount)
+		return d
+	}
+	if r.MinAmount != "" {
+		v.add(path+".min_amount", q(r.MinAmount), "only used with fact amount (use at_least)")
+	}
+	if r.AtLeast < 1 {
+		v.add(path+".at_least", strconv.FormatInt(r.AtLeast, 10), "must be ≥ 1")
+		return nil
+	}
+	d.AtLeast = r.AtLeast
+	return d
 }
 
 func (v *validator) risk(p *Policy, r *rawRisk, channels map[string]string) (signals map[string]string) {
@@ -550,9 +602,16 @@ func (v *validator) risk(p *Policy, r *rawRisk, channels map[string]string) (sig
 		if f.Public {
 			v.add(idx("risk.complainant_flags", i)+".public", "true", "only risk signals can be public")
 		}
+		if f.From != nil {
+			v.add(idx("risk.complainant_flags", i)+".from", "", "only risk signals can be derived from facts (flags come from the customer profile or keywords)")
+		}
 	}
 	fs, flags := v.signalList("risk.complainant_flags", r.Flags, false)
 	for i, f := range fs {
+		// A classification names signals and flags by id in one list.
+		if _, clash := signals[f.ID]; clash {
+			v.add(idx("risk.complainant_flags", i)+".id", q(f.ID), "also a signal id (signal and flag ids share one namespace of risk codes)")
+		}
 		p.Risk.Flags = append(p.Risk.Flags, Flag{ID: f.ID, Name: f.Name, Weight: f.Weight, Severity: f.Severity, Keywords: f.Keywords})
 		p.flags[f.ID] = i
 	}
@@ -588,6 +647,51 @@ func (v *validator) risk(p *Policy, r *rawRisk, channels map[string]string) (sig
 		p.Risk.Rules = append(p.Risk.Rules, rule)
 	}
 	return signals
+}
+
+// ---- customer types
+
+const knownCustomerTypes = "aggressive, habitual, quiet"
+
+func (v *validator) customerType(path, s string) (CustomerType, bool) {
+	t := CustomerType(s)
+	switch {
+	case s == "":
+		v.add(path, "", "must be set (known: "+knownCustomerTypes+")")
+		return "", false
+	case !t.Valid():
+		v.add(path, q(s), "unknown customer type (known: "+knownCustomerTypes+")")
+		return "", false
+	}
+	return t, true
+}
+
+// customerTypes checks the optional customer_types section: without it the
+// classifier hints no customer type.
+func (v *validator) customerTypes(p *Policy, r *rawCustomerTypes, signals map[string]string) {
+	if r.Default == "" && len(r.Cues) == 0 {
+		return
+	}
+	p.CustomerTypes.Default, _ = v.customerType("customer_types.default", r.Default)
+	seen := map[CustomerType]string{}
+	for i, c := range r.Cues {
+		path := idx("customer_types.cues", i)
+		t, ok := v.customerType(path+".type", c.Type)
+		if ok {
+			if first, dup := seen[t]; dup {
+				v.addf(path+".type", q(c.Type), "duplicate (first at %s)", first)
+			}
+			seen[t] = path + ".type"
+		}
+		v.refs(path+".signals", c.Signals, signals, "signal")
+		v.nonNegative(path+".repeat_contacts_at_least", c.RepeatContactsAtLeast)
+		cue := CustomerTypeCues{Type: t, Keywords: v.keywords(path+".keywords", c.Keywords, false),
+			Signals: c.Signals, RepeatContactsAtLeast: c.RepeatContactsAtLeast}
+		if len(c.Keywords)+len(c.Signals) == 0 && c.RepeatContactsAtLeast == 0 {
+			v.add(path, "", "must set at least one cue: keywords, signals or repeat_contacts_at_least")
+		}
+		p.CustomerTypes.Cues = append(p.CustomerTypes.Cues, cue)
+	}
 }
 
 // ---- routing
