@@ -331,8 +331,16 @@ type FileComplaintResponse struct {
 	ComplaintId string                 `protobuf:"bytes,1,opt,name=complaint_id,json=complaintId" json:"complaint_id,omitempty"`
 	// False when the request id was seen before and this is the earlier answer.
 	Created bool `protobuf:"varint,2,opt,name=created" json:"created,omitempty"`
-	// Stream sequence of the ComplaintFiled event.
+	// Stream sequence of the ComplaintFiled event (or of the ContactAdded when folded).
 	StreamSequence uint64 `protobuf:"varint,3,opt,name=stream_sequence,json=streamSequence" json:"stream_sequence,omitempty"`
+	// True when the customer already had an open complaint about this order: the
+	// request became a contact on it (one dispute across channels), and
+	// complaint_id is that complaint.
+	Folded bool `protobuf:"varint,4,opt,name=folded" json:"folded,omitempty"`
+	// Which contact this is on the complaint: 1 for a new complaint.
+	ContactNumber int32 `protobuf:"varint,5,opt,name=contact_number,json=contactNumber" json:"contact_number,omitempty"`
+	// Category, severity and risk signals decided on arrival.
+	Classification *v1.ComplaintClassified `protobuf:"bytes,6,opt,name=classification" json:"classification,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -386,6 +394,27 @@ func (x *FileComplaintResponse) GetStreamSequence() uint64 {
 		return x.StreamSequence
 	}
 	return 0
+}
+
+func (x *FileComplaintResponse) GetFolded() bool {
+	if x != nil {
+		return x.Folded
+	}
+	return false
+}
+
+func (x *FileComplaintResponse) GetContactNumber() int32 {
+	if x != nil {
+		return x.ContactNumber
+	}
+	return 0
+}
+
+func (x *FileComplaintResponse) GetClassification() *v1.ComplaintClassified {
+	if x != nil {
+		return x.Classification
+	}
+	return nil
 }
 
 // GetComplaintRequest names a complaint.
@@ -504,8 +533,15 @@ type Complaint struct {
 	Severity           v1.Severity `protobuf:"varint,19,opt,name=severity,enum=kesu.complaint.v1.Severity" json:"severity,omitempty"`
 	Contacts           int32       `protobuf:"varint,20,opt,name=contacts" json:"contacts,omitempty"`
 	Language           string      `protobuf:"bytes,21,opt,name=language" json:"language,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Risk signal codes of the latest classification.
+	RiskSignals   []string `protobuf:"bytes,22,rep,name=risk_signals,json=riskSignals" json:"risk_signals,omitempty"`
+	EvidenceCount int32    `protobuf:"varint,23,opt,name=evidence_count,json=evidenceCount" json:"evidence_count,omitempty"`
+	// Every external ref linked to the complaint, the filing's first.
+	ExternalRefs  []*v1.ExternalRef      `protobuf:"bytes,24,rep,name=external_refs,json=externalRefs" json:"external_refs,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=updated_at,json=updatedAt" json:"updated_at,omitempty"`
+	CustomerType  v1.CustomerType        `protobuf:"varint,26,opt,name=customer_type,json=customerType,enum=kesu.complaint.v1.CustomerType" json:"customer_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Complaint) Reset() {
@@ -683,6 +719,41 @@ func (x *Complaint) GetLanguage() string {
 		return x.Language
 	}
 	return ""
+}
+
+func (x *Complaint) GetRiskSignals() []string {
+	if x != nil {
+		return x.RiskSignals
+	}
+	return nil
+}
+
+func (x *Complaint) GetEvidenceCount() int32 {
+	if x != nil {
+		return x.EvidenceCount
+	}
+	return 0
+}
+
+func (x *Complaint) GetExternalRefs() []*v1.ExternalRef {
+	if x != nil {
+		return x.ExternalRefs
+	}
+	return nil
+}
+
+func (x *Complaint) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Complaint) GetCustomerType() v1.CustomerType {
+	if x != nil {
+		return x.CustomerType
+	}
+	return v1.CustomerType(0)
 }
 
 // TimelineRequest names a complaint and the language of the summaries.
@@ -871,6 +942,664 @@ func (x *TimelineEntry) GetPersonalDataErased() bool {
 	return false
 }
 
+// AddContactRequest is another contact on a complaint.
+type AddContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency key chosen by the caller; required.
+	ClientRequestId string     `protobuf:"bytes,1,opt,name=client_request_id,json=clientRequestId" json:"client_request_id,omitempty"`
+	ComplaintId     string     `protobuf:"bytes,2,opt,name=complaint_id,json=complaintId" json:"complaint_id,omitempty"`
+	Channel         v1.Channel `protobuf:"varint,3,opt,name=channel,enum=kesu.complaint.v1.Channel" json:"channel,omitempty"`
+	// What the customer said this time; required.
+	Message        string             `protobuf:"bytes,4,opt,name=message" json:"message,omitempty"`
+	ExternalRef    *v1.ExternalRef    `protobuf:"bytes,5,opt,name=external_ref,json=externalRef" json:"external_ref,omitempty"`
+	ChannelDetails *v1.ChannelDetails `protobuf:"bytes,6,opt,name=channel_details,json=channelDetails" json:"channel_details,omitempty"`
+	// When the customer made contact; defaults to now.
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_at,json=occurredAt" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddContactRequest) Reset() {
+	*x = AddContactRequest{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddContactRequest) ProtoMessage() {}
+
+func (x *AddContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddContactRequest.ProtoReflect.Descriptor instead.
+func (*AddContactRequest) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AddContactRequest) GetClientRequestId() string {
+	if x != nil {
+		return x.ClientRequestId
+	}
+	return ""
+}
+
+func (x *AddContactRequest) GetComplaintId() string {
+	if x != nil {
+		return x.ComplaintId
+	}
+	return ""
+}
+
+func (x *AddContactRequest) GetChannel() v1.Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return v1.Channel(0)
+}
+
+func (x *AddContactRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AddContactRequest) GetExternalRef() *v1.ExternalRef {
+	if x != nil {
+		return x.ExternalRef
+	}
+	return nil
+}
+
+func (x *AddContactRequest) GetChannelDetails() *v1.ChannelDetails {
+	if x != nil {
+		return x.ChannelDetails
+	}
+	return nil
+}
+
+func (x *AddContactRequest) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+// AddContactResponse answers AddContact.
+type AddContactResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ComplaintId    string                 `protobuf:"bytes,1,opt,name=complaint_id,json=complaintId" json:"complaint_id,omitempty"`
+	ContactNumber  int32                  `protobuf:"varint,2,opt,name=contact_number,json=contactNumber" json:"contact_number,omitempty"`
+	StreamSequence uint64                 `protobuf:"varint,3,opt,name=stream_sequence,json=streamSequence" json:"stream_sequence,omitempty"`
+	// False when the request id was seen before and this is the earlier answer.
+	Created bool `protobuf:"varint,4,opt,name=created" json:"created,omitempty"`
+	// The classification after this contact, when it changed.
+	Classification *v1.ComplaintClassified `protobuf:"bytes,5,opt,name=classification" json:"classification,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AddContactResponse) Reset() {
+	*x = AddContactResponse{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddContactResponse) ProtoMessage() {}
+
+func (x *AddContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddContactResponse.ProtoReflect.Descriptor instead.
+func (*AddContactResponse) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AddContactResponse) GetComplaintId() string {
+	if x != nil {
+		return x.ComplaintId
+	}
+	return ""
+}
+
+func (x *AddContactResponse) GetContactNumber() int32 {
+	if x != nil {
+		return x.ContactNumber
+	}
+	return 0
+}
+
+func (x *AddContactResponse) GetStreamSequence() uint64 {
+	if x != nil {
+		return x.StreamSequence
+	}
+	return 0
+}
+
+func (x *AddContactResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *AddContactResponse) GetClassification() *v1.ComplaintClassified {
+	if x != nil {
+		return x.Classification
+	}
+	return nil
+}
+
+// AttachEvidenceRequest describes a piece of evidence already uploaded.
+type AttachEvidenceRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ClientRequestId string                 `protobuf:"bytes,1,opt,name=client_request_id,json=clientRequestId" json:"client_request_id,omitempty"`
+	ComplaintId     string                 `protobuf:"bytes,2,opt,name=complaint_id,json=complaintId" json:"complaint_id,omitempty"`
+	Kind            v1.EvidenceKind        `protobuf:"varint,3,opt,name=kind,enum=kesu.complaint.v1.EvidenceKind" json:"kind,omitempty"`
+	// e.g. image/jpeg.
+	MediaType string `protobuf:"bytes,4,opt,name=media_type,json=mediaType" json:"media_type,omitempty"`
+	SizeBytes int64  `protobuf:"varint,5,opt,name=size_bytes,json=sizeBytes" json:"size_bytes,omitempty"`
+	// Hex SHA-256 of the content (64 hex digits).
+	Sha256 string `protobuf:"bytes,6,opt,name=sha256" json:"sha256,omitempty"`
+	// Where the bytes are, e.g. s3://bucket/key or https://…
+	StorageUri string `protobuf:"bytes,7,opt,name=storage_uri,json=storageUri" json:"storage_uri,omitempty"`
+	// File name and caption may hold personal data: they are sealed.
+	FileName      string `protobuf:"bytes,8,opt,name=file_name,json=fileName" json:"file_name,omitempty"`
+	Caption       string `protobuf:"bytes,9,opt,name=caption" json:"caption,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachEvidenceRequest) Reset() {
+	*x = AttachEvidenceRequest{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachEvidenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachEvidenceRequest) ProtoMessage() {}
+
+func (x *AttachEvidenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachEvidenceRequest.ProtoReflect.Descriptor instead.
+func (*AttachEvidenceRequest) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AttachEvidenceRequest) GetClientRequestId() string {
+	if x != nil {
+		return x.ClientRequestId
+	}
+	return ""
+}
+
+func (x *AttachEvidenceRequest) GetComplaintId() string {
+	if x != nil {
+		return x.ComplaintId
+	}
+	return ""
+}
+
+func (x *AttachEvidenceRequest) GetKind() v1.EvidenceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v1.EvidenceKind(0)
+}
+
+func (x *AttachEvidenceRequest) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *AttachEvidenceRequest) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *AttachEvidenceRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *AttachEvidenceRequest) GetStorageUri() string {
+	if x != nil {
+		return x.StorageUri
+	}
+	return ""
+}
+
+func (x *AttachEvidenceRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *AttachEvidenceRequest) GetCaption() string {
+	if x != nil {
+		return x.Caption
+	}
+	return ""
+}
+
+// AttachEvidenceResponse answers AttachEvidence.
+type AttachEvidenceResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ComplaintId    string                 `protobuf:"bytes,1,opt,name=complaint_id,json=complaintId" json:"complaint_id,omitempty"`
+	EvidenceId     string                 `protobuf:"bytes,2,opt,name=evidence_id,json=evidenceId" json:"evidence_id,omitempty"`
+	StreamSequence uint64                 `protobuf:"varint,3,opt,name=stream_sequence,json=streamSequence" json:"stream_sequence,omitempty"`
+	Created        bool                   `protobuf:"varint,4,opt,name=created" json:"created,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AttachEvidenceResponse) Reset() {
+	*x = AttachEvidenceResponse{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachEvidenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachEvidenceResponse) ProtoMessage() {}
+
+func (x *AttachEvidenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachEvidenceResponse.ProtoReflect.Descriptor instead.
+func (*AttachEvidenceResponse) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AttachEvidenceResponse) GetComplaintId() string {
+	if x != nil {
+		return x.ComplaintId
+	}
+	return ""
+}
+
+func (x *AttachEvidenceResponse) GetEvidenceId() string {
+	if x != nil {
+		return x.EvidenceId
+	}
+	return ""
+}
+
+func (x *AttachEvidenceResponse) GetStreamSequence() uint64 {
+	if x != nil {
+		return x.StreamSequence
+	}
+	return 0
+}
+
+func (x *AttachEvidenceResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// FindComplaintsRequest filters a shop's complaints; empty filters match all.
+type FindComplaintsRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ShopId      string                 `protobuf:"bytes,1,opt,name=shop_id,json=shopId" json:"shop_id,omitempty"`
+	CustomerRef string                 `protobuf:"bytes,2,opt,name=customer_ref,json=customerRef" json:"customer_ref,omitempty"`
+	// Finds the customer by phone when the ref is not known.
+	Phone       string          `protobuf:"bytes,3,opt,name=phone" json:"phone,omitempty"`
+	OrderId     string          `protobuf:"bytes,4,opt,name=order_id,json=orderId" json:"order_id,omitempty"`
+	ExternalRef *v1.ExternalRef `protobuf:"bytes,5,opt,name=external_ref,json=externalRef" json:"external_ref,omitempty"`
+	Status      ComplaintStatus `protobuf:"varint,6,opt,name=status,enum=kesu.intake.v1.ComplaintStatus" json:"status,omitempty"`
+	// Filed at or after / before these instants.
+	FiledFrom *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=filed_from,json=filedFrom" json:"filed_from,omitempty"`
+	FiledTo   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=filed_to,json=filedTo" json:"filed_to,omitempty"`
+	// At most 200; default 50.
+	PageSize int32 `protobuf:"varint,9,opt,name=page_size,json=pageSize" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,10,opt,name=page_token,json=pageToken" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindComplaintsRequest) Reset() {
+	*x = FindComplaintsRequest{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindComplaintsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindComplaintsRequest) ProtoMessage() {}
+
+func (x *FindComplaintsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindComplaintsRequest.ProtoReflect.Descriptor instead.
+func (*FindComplaintsRequest) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FindComplaintsRequest) GetShopId() string {
+	if x != nil {
+		return x.ShopId
+	}
+	return ""
+}
+
+func (x *FindComplaintsRequest) GetCustomerRef() string {
+	if x != nil {
+		return x.CustomerRef
+	}
+	return ""
+}
+
+func (x *FindComplaintsRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *FindComplaintsRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *FindComplaintsRequest) GetExternalRef() *v1.ExternalRef {
+	if x != nil {
+		return x.ExternalRef
+	}
+	return nil
+}
+
+func (x *FindComplaintsRequest) GetStatus() ComplaintStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ComplaintStatus_COMPLAINT_STATUS_UNSPECIFIED
+}
+
+func (x *FindComplaintsRequest) GetFiledFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FiledFrom
+	}
+	return nil
+}
+
+func (x *FindComplaintsRequest) GetFiledTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FiledTo
+	}
+	return nil
+}
+
+func (x *FindComplaintsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *FindComplaintsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// FindComplaintsResponse is one page, newest first. Personal data is not
+// included: open a complaint with GetComplaint to see it.
+type FindComplaintsResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Complaints []*Complaint           `protobuf:"bytes,1,rep,name=complaints" json:"complaints,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindComplaintsResponse) Reset() {
+	*x = FindComplaintsResponse{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindComplaintsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindComplaintsResponse) ProtoMessage() {}
+
+func (x *FindComplaintsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindComplaintsResponse.ProtoReflect.Descriptor instead.
+func (*FindComplaintsResponse) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *FindComplaintsResponse) GetComplaints() []*Complaint {
+	if x != nil {
+		return x.Complaints
+	}
+	return nil
+}
+
+func (x *FindComplaintsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// EraseCustomerRequest names a customer of a shop.
+type EraseCustomerRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ShopId      string                 `protobuf:"bytes,1,opt,name=shop_id,json=shopId" json:"shop_id,omitempty"`
+	CustomerRef string                 `protobuf:"bytes,2,opt,name=customer_ref,json=customerRef" json:"customer_ref,omitempty"`
+	// Identifies the customer when the ref is not known.
+	Phone string `protobuf:"bytes,3,opt,name=phone" json:"phone,omitempty"`
+	// Why (e.g. the customer's request under PIPL); required, kept in the events.
+	Reason        string `protobuf:"bytes,4,opt,name=reason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseCustomerRequest) Reset() {
+	*x = EraseCustomerRequest{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseCustomerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseCustomerRequest) ProtoMessage() {}
+
+func (x *EraseCustomerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseCustomerRequest.ProtoReflect.Descriptor instead.
+func (*EraseCustomerRequest) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EraseCustomerRequest) GetShopId() string {
+	if x != nil {
+		return x.ShopId
+	}
+	return ""
+}
+
+func (x *EraseCustomerRequest) GetCustomerRef() string {
+	if x != nil {
+		return x.CustomerRef
+	}
+	return ""
+}
+
+func (x *EraseCustomerRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *EraseCustomerRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// EraseCustomerResponse answers EraseCustomer.
+type EraseCustomerResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CustomerRef string                 `protobuf:"bytes,1,opt,name=customer_ref,json=customerRef" json:"customer_ref,omitempty"`
+	// Complaints on which PersonalDataErased was recorded by this call.
+	ComplaintsUpdated int32 `protobuf:"varint,2,opt,name=complaints_updated,json=complaintsUpdated" json:"complaints_updated,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *EraseCustomerResponse) Reset() {
+	*x = EraseCustomerResponse{}
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseCustomerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseCustomerResponse) ProtoMessage() {}
+
+func (x *EraseCustomerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kesu_intake_v1_intake_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseCustomerResponse.ProtoReflect.Descriptor instead.
+func (*EraseCustomerResponse) Descriptor() ([]byte, []int) {
+	return file_kesu_intake_v1_intake_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *EraseCustomerResponse) GetCustomerRef() string {
+	if x != nil {
+		return x.CustomerRef
+	}
+	return ""
+}
+
+func (x *EraseCustomerResponse) GetComplaintsUpdated() int32 {
+	if x != nil {
+		return x.ComplaintsUpdated
+	}
+	return 0
+}
+
 var File_kesu_intake_v1_intake_proto protoreflect.FileDescriptor
 
 const file_kesu_intake_v1_intake_proto_rawDesc = "" +
@@ -900,15 +1629,18 @@ const file_kesu_intake_v1_intake_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x14\n" +
 	"\x05email\x18\x04 \x01(\tR\x05email\x12\x18\n" +
-	"\aaddress\x18\x05 \x01(\tR\aaddress\"}\n" +
+	"\aaddress\x18\x05 \x01(\tR\aaddress\"\x8c\x02\n" +
 	"\x15FileComplaintResponse\x12!\n" +
 	"\fcomplaint_id\x18\x01 \x01(\tR\vcomplaintId\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12'\n" +
-	"\x0fstream_sequence\x18\x03 \x01(\x04R\x0estreamSequence\"8\n" +
+	"\x0fstream_sequence\x18\x03 \x01(\x04R\x0estreamSequence\x12\x16\n" +
+	"\x06folded\x18\x04 \x01(\bR\x06folded\x12%\n" +
+	"\x0econtact_number\x18\x05 \x01(\x05R\rcontactNumber\x12N\n" +
+	"\x0eclassification\x18\x06 \x01(\v2&.kesu.complaint.v1.ComplaintClassifiedR\x0eclassification\"8\n" +
 	"\x13GetComplaintRequest\x12!\n" +
 	"\fcomplaint_id\x18\x01 \x01(\tR\vcomplaintId\"O\n" +
 	"\x14GetComplaintResponse\x127\n" +
-	"\tcomplaint\x18\x01 \x01(\v2\x19.kesu.intake.v1.ComplaintR\tcomplaint\"\xc3\a\n" +
+	"\tcomplaint\x18\x01 \x01(\v2\x19.kesu.intake.v1.ComplaintR\tcomplaint\"\xd3\t\n" +
 	"\tComplaint\x12!\n" +
 	"\fcomplaint_id\x18\x01 \x01(\tR\vcomplaintId\x12\x17\n" +
 	"\ashop_id\x18\x02 \x01(\tR\x06shopId\x124\n" +
@@ -933,7 +1665,13 @@ const file_kesu_intake_v1_intake_proto_rawDesc = "" +
 	"\bcategory\x18\x12 \x01(\tR\bcategory\x127\n" +
 	"\bseverity\x18\x13 \x01(\x0e2\x1b.kesu.complaint.v1.SeverityR\bseverity\x12\x1a\n" +
 	"\bcontacts\x18\x14 \x01(\x05R\bcontacts\x12\x1a\n" +
-	"\blanguage\x18\x15 \x01(\tR\blanguage\"P\n" +
+	"\blanguage\x18\x15 \x01(\tR\blanguage\x12!\n" +
+	"\frisk_signals\x18\x16 \x03(\tR\vriskSignals\x12%\n" +
+	"\x0eevidence_count\x18\x17 \x01(\x05R\revidenceCount\x12C\n" +
+	"\rexternal_refs\x18\x18 \x03(\v2\x1e.kesu.complaint.v1.ExternalRefR\fexternalRefs\x129\n" +
+	"\n" +
+	"updated_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12D\n" +
+	"\rcustomer_type\x18\x1a \x01(\x0e2\x1f.kesu.complaint.v1.CustomerTypeR\fcustomerType\"P\n" +
 	"\x0fTimelineRequest\x12!\n" +
 	"\fcomplaint_id\x18\x01 \x01(\tR\vcomplaintId\x12\x1a\n" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\"K\n" +
@@ -945,16 +1683,82 @@ const file_kesu_intake_v1_intake_proto_rawDesc = "" +
 	"\x0fstream_sequence\x18\x03 \x01(\x04R\x0estreamSequence\x12\x18\n" +
 	"\asummary\x18\x04 \x01(\tR\asummary\x12;\n" +
 	"\bpersonal\x18\x05 \x01(\v2\x1f.kesu.complaint.v1.PersonalDataR\bpersonal\x120\n" +
-	"\x14personal_data_erased\x18\x06 \x01(\bR\x12personalDataErased*\x8a\x01\n" +
+	"\x14personal_data_erased\x18\x06 \x01(\bR\x12personalDataErased\"\xfe\x02\n" +
+	"\x11AddContactRequest\x12*\n" +
+	"\x11client_request_id\x18\x01 \x01(\tR\x0fclientRequestId\x12!\n" +
+	"\fcomplaint_id\x18\x02 \x01(\tR\vcomplaintId\x124\n" +
+	"\achannel\x18\x03 \x01(\x0e2\x1a.kesu.complaint.v1.ChannelR\achannel\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12A\n" +
+	"\fexternal_ref\x18\x05 \x01(\v2\x1e.kesu.complaint.v1.ExternalRefR\vexternalRef\x12J\n" +
+	"\x0fchannel_details\x18\x06 \x01(\v2!.kesu.complaint.v1.ChannelDetailsR\x0echannelDetails\x12;\n" +
+	"\voccurred_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"\xf1\x01\n" +
+	"\x12AddContactResponse\x12!\n" +
+	"\fcomplaint_id\x18\x01 \x01(\tR\vcomplaintId\x12%\n" +
+	"\x0econtact_number\x18\x02 \x01(\x05R\rcontactNumber\x12'\n" +
+	"\x0fstream_sequence\x18\x03 \x01(\x04R\x0estreamSequence\x12\x18\n" +
+	"\acreated\x18\x04 \x01(\bR\acreated\x12N\n" +
+	"\x0eclassification\x18\x05 \x01(\v2&.kesu.complaint.v1.ComplaintClassifiedR\x0eclassification\"\xc9\x02\n" +
+	"\x15AttachEvidenceRequest\x12*\n" +
+	"\x11client_request_id\x18\x01 \x01(\tR\x0fclientRequestId\x12!\n" +
+	"\fcomplaint_id\x18\x02 \x01(\tR\vcomplaintId\x123\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1f.kesu.complaint.v1.EvidenceKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x04 \x01(\tR\tmediaType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x05 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\x06 \x01(\tR\x06sha256\x12\x1f\n" +
+	"\vstorage_uri\x18\a \x01(\tR\n" +
+	"storageUri\x12\x1b\n" +
+	"\tfile_name\x18\b \x01(\tR\bfileName\x12\x18\n" +
+	"\acaption\x18\t \x01(\tR\acaption\"\x9f\x01\n" +
+	"\x16AttachEvidenceResponse\x12!\n" +
+	"\fcomplaint_id\x18\x01 \x01(\tR\vcomplaintId\x12\x1f\n" +
+	"\vevidence_id\x18\x02 \x01(\tR\n" +
+	"evidenceId\x12'\n" +
+	"\x0fstream_sequence\x18\x03 \x01(\x04R\x0estreamSequence\x12\x18\n" +
+	"\acreated\x18\x04 \x01(\bR\acreated\"\xae\x03\n" +
+	"\x15FindComplaintsRequest\x12\x17\n" +
+	"\ashop_id\x18\x01 \x01(\tR\x06shopId\x12!\n" +
+	"\fcustomer_ref\x18\x02 \x01(\tR\vcustomerRef\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x19\n" +
+	"\border_id\x18\x04 \x01(\tR\aorderId\x12A\n" +
+	"\fexternal_ref\x18\x05 \x01(\v2\x1e.kesu.complaint.v1.ExternalRefR\vexternalRef\x127\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x1f.kesu.intake.v1.ComplaintStatusR\x06status\x129\n" +
+	"\n" +
+	"filed_from\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tfiledFrom\x125\n" +
+	"\bfiled_to\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\afiledTo\x12\x1b\n" +
+	"\tpage_size\x18\t \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\n" +
+	" \x01(\tR\tpageToken\"{\n" +
+	"\x16FindComplaintsResponse\x129\n" +
+	"\n" +
+	"complaints\x18\x01 \x03(\v2\x19.kesu.intake.v1.ComplaintR\n" +
+	"complaints\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x80\x01\n" +
+	"\x14EraseCustomerRequest\x12\x17\n" +
+	"\ashop_id\x18\x01 \x01(\tR\x06shopId\x12!\n" +
+	"\fcustomer_ref\x18\x02 \x01(\tR\vcustomerRef\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"i\n" +
+	"\x15EraseCustomerResponse\x12!\n" +
+	"\fcustomer_ref\x18\x01 \x01(\tR\vcustomerRef\x12-\n" +
+	"\x12complaints_updated\x18\x02 \x01(\x05R\x11complaintsUpdated*\x8a\x01\n" +
 	"\x0fComplaintStatus\x12 \n" +
 	"\x1cCOMPLAINT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15COMPLAINT_STATUS_OPEN\x10\x01\x12\x1d\n" +
 	"\x19COMPLAINT_STATUS_RESOLVED\x10\x02\x12\x1b\n" +
-	"\x17COMPLAINT_STATUS_CLOSED\x10\x032\x97\x02\n" +
+	"\x17COMPLAINT_STATUS_CLOSED\x10\x032\x8c\x05\n" +
 	"\rIntakeService\x12\\\n" +
 	"\rFileComplaint\x12$.kesu.intake.v1.FileComplaintRequest\x1a%.kesu.intake.v1.FileComplaintResponse\x12Y\n" +
 	"\fGetComplaint\x12#.kesu.intake.v1.GetComplaintRequest\x1a$.kesu.intake.v1.GetComplaintResponse\x12M\n" +
-	"\bTimeline\x12\x1f.kesu.intake.v1.TimelineRequest\x1a .kesu.intake.v1.TimelineResponseBEZ<github.com/kesu315/kesu/proto/gen/go/kesu/intake/v1;intakev1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
+	"\bTimeline\x12\x1f.kesu.intake.v1.TimelineRequest\x1a .kesu.intake.v1.TimelineResponse\x12S\n" +
+	"\n" +
+	"AddContact\x12!.kesu.intake.v1.AddContactRequest\x1a\".kesu.intake.v1.AddContactResponse\x12_\n" +
+	"\x0eAttachEvidence\x12%.kesu.intake.v1.AttachEvidenceRequest\x1a&.kesu.intake.v1.AttachEvidenceResponse\x12_\n" +
+	"\x0eFindComplaints\x12%.kesu.intake.v1.FindComplaintsRequest\x1a&.kesu.intake.v1.FindComplaintsResponse\x12\\\n" +
+	"\rEraseCustomer\x12$.kesu.intake.v1.EraseCustomerRequest\x1a%.kesu.intake.v1.EraseCustomerResponseBEZ<github.com/kesu315/kesu/proto/gen/go/kesu/intake/v1;intakev1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_kesu_intake_v1_intake_proto_rawDescOnce sync.Once
@@ -969,64 +1773,97 @@ func file_kesu_intake_v1_intake_proto_rawDescGZIP() []byte {
 }
 
 var file_kesu_intake_v1_intake_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kesu_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_kesu_intake_v1_intake_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_kesu_intake_v1_intake_proto_goTypes = []any{
-	(ComplaintStatus)(0),          // 0: kesu.intake.v1.ComplaintStatus
-	(*FileComplaintRequest)(nil),  // 1: kesu.intake.v1.FileComplaintRequest
-	(*Customer)(nil),              // 2: kesu.intake.v1.Customer
-	(*FileComplaintResponse)(nil), // 3: kesu.intake.v1.FileComplaintResponse
-	(*GetComplaintRequest)(nil),   // 4: kesu.intake.v1.GetComplaintRequest
-	(*GetComplaintResponse)(nil),  // 5: kesu.intake.v1.GetComplaintResponse
-	(*Complaint)(nil),             // 6: kesu.intake.v1.Complaint
-	(*TimelineRequest)(nil),       // 7: kesu.intake.v1.TimelineRequest
-	(*TimelineResponse)(nil),      // 8: kesu.intake.v1.TimelineResponse
-	(*TimelineEntry)(nil),         // 9: kesu.intake.v1.TimelineEntry
-	(v1.Channel)(0),               // 10: kesu.complaint.v1.Channel
-	(*v1.Item)(nil),               // 11: kesu.complaint.v1.Item
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*v1.ExternalRef)(nil),        // 13: kesu.complaint.v1.ExternalRef
-	(*v1.ChannelDetails)(nil),     // 14: kesu.complaint.v1.ChannelDetails
-	(*v1.Complainant)(nil),        // 15: kesu.complaint.v1.Complainant
-	(v1.CustomerType)(0),          // 16: kesu.complaint.v1.CustomerType
-	(v1.RemedyKind)(0),            // 17: kesu.complaint.v1.RemedyKind
-	(*v1.PersonalData)(nil),       // 18: kesu.complaint.v1.PersonalData
-	(v1.Severity)(0),              // 19: kesu.complaint.v1.Severity
-	(*v1.Event)(nil),              // 20: kesu.complaint.v1.Event
+	(ComplaintStatus)(0),           // 0: kesu.intake.v1.ComplaintStatus
+	(*FileComplaintRequest)(nil),   // 1: kesu.intake.v1.FileComplaintRequest
+	(*Customer)(nil),               // 2: kesu.intake.v1.Customer
+	(*FileComplaintResponse)(nil),  // 3: kesu.intake.v1.FileComplaintResponse
+	(*GetComplaintRequest)(nil),    // 4: kesu.intake.v1.GetComplaintRequest
+	(*GetComplaintResponse)(nil),   // 5: kesu.intake.v1.GetComplaintResponse
+	(*Complaint)(nil),              // 6: kesu.intake.v1.Complaint
+	(*TimelineRequest)(nil),        // 7: kesu.intake.v1.TimelineRequest
+	(*TimelineResponse)(nil),       // 8: kesu.intake.v1.TimelineResponse
+	(*TimelineEntry)(nil),          // 9: kesu.intake.v1.TimelineEntry
+	(*AddContactRequest)(nil),      // 10: kesu.intake.v1.AddContactRequest
+	(*AddContactResponse)(nil),     // 11: kesu.intake.v1.AddContactResponse
+	(*AttachEvidenceRequest)(nil),  // 12: kesu.intake.v1.AttachEvidenceRequest
+	(*AttachEvidenceResponse)(nil), // 13: kesu.intake.v1.AttachEvidenceResponse
+	(*FindComplaintsRequest)(nil),  // 14: kesu.intake.v1.FindComplaintsRequest
+	(*FindComplaintsResponse)(nil), // 15: kesu.intake.v1.FindComplaintsResponse
+	(*EraseCustomerRequest)(nil),   // 16: kesu.intake.v1.EraseCustomerRequest
+	(*EraseCustomerResponse)(nil),  // 17: kesu.intake.v1.EraseCustomerResponse
+	(v1.Channel)(0),                // 18: kesu.complaint.v1.Channel
+	(*v1.Item)(nil),                // 19: kesu.complaint.v1.Item
+	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
+	(*v1.ExternalRef)(nil),         // 21: kesu.complaint.v1.ExternalRef
+	(*v1.ChannelDetails)(nil),      // 22: kesu.complaint.v1.ChannelDetails
+	(*v1.Complainant)(nil),         // 23: kesu.complaint.v1.Complainant
+	(v1.CustomerType)(0),           // 24: kesu.complaint.v1.CustomerType
+	(v1.RemedyKind)(0),             // 25: kesu.complaint.v1.RemedyKind
+	(*v1.ComplaintClassified)(nil), // 26: kesu.complaint.v1.ComplaintClassified
+	(*v1.PersonalData)(nil),        // 27: kesu.complaint.v1.PersonalData
+	(v1.Severity)(0),               // 28: kesu.complaint.v1.Severity
+	(*v1.Event)(nil),               // 29: kesu.complaint.v1.Event
+	(v1.EvidenceKind)(0),           // 30: kesu.complaint.v1.EvidenceKind
 }
 var file_kesu_intake_v1_intake_proto_depIdxs = []int32{
-	10, // 0: kesu.intake.v1.FileComplaintRequest.channel:type_name -> kesu.complaint.v1.Channel
+	18, // 0: kesu.intake.v1.FileComplaintRequest.channel:type_name -> kesu.complaint.v1.Channel
 	2,  // 1: kesu.intake.v1.FileComplaintRequest.customer:type_name -> kesu.intake.v1.Customer
-	11, // 2: kesu.intake.v1.FileComplaintRequest.items:type_name -> kesu.complaint.v1.Item
-	12, // 3: kesu.intake.v1.FileComplaintRequest.occurred_at:type_name -> google.protobuf.Timestamp
-	13, // 4: kesu.intake.v1.FileComplaintRequest.external_ref:type_name -> kesu.complaint.v1.ExternalRef
-	14, // 5: kesu.intake.v1.FileComplaintRequest.channel_details:type_name -> kesu.complaint.v1.ChannelDetails
-	15, // 6: kesu.intake.v1.FileComplaintRequest.complainant:type_name -> kesu.complaint.v1.Complainant
-	16, // 7: kesu.intake.v1.FileComplaintRequest.customer_type:type_name -> kesu.complaint.v1.CustomerType
-	17, // 8: kesu.intake.v1.FileComplaintRequest.expected_remedies:type_name -> kesu.complaint.v1.RemedyKind
-	6,  // 9: kesu.intake.v1.GetComplaintResponse.complaint:type_name -> kesu.intake.v1.Complaint
-	10, // 10: kesu.intake.v1.Complaint.channel:type_name -> kesu.complaint.v1.Channel
-	0,  // 11: kesu.intake.v1.Complaint.status:type_name -> kesu.intake.v1.ComplaintStatus
-	18, // 12: kesu.intake.v1.Complaint.personal:type_name -> kesu.complaint.v1.PersonalData
-	11, // 13: kesu.intake.v1.Complaint.items:type_name -> kesu.complaint.v1.Item
-	13, // 14: kesu.intake.v1.Complaint.external_ref:type_name -> kesu.complaint.v1.ExternalRef
-	15, // 15: kesu.intake.v1.Complaint.complainant:type_name -> kesu.complaint.v1.Complainant
-	12, // 16: kesu.intake.v1.Complaint.occurred_at:type_name -> google.protobuf.Timestamp
-	12, // 17: kesu.intake.v1.Complaint.filed_at:type_name -> google.protobuf.Timestamp
-	19, // 18: kesu.intake.v1.Complaint.severity:type_name -> kesu.complaint.v1.Severity
-	9,  // 19: kesu.intake.v1.TimelineResponse.entries:type_name -> kesu.intake.v1.TimelineEntry
-	20, // 20: kesu.intake.v1.TimelineEntry.event:type_name -> kesu.complaint.v1.Event
-	18, // 21: kesu.intake.v1.TimelineEntry.personal:type_name -> kesu.complaint.v1.PersonalData
-	1,  // 22: kesu.intake.v1.IntakeService.FileComplaint:input_type -> kesu.intake.v1.FileComplaintRequest
-	4,  // 23: kesu.intake.v1.IntakeService.GetComplaint:input_type -> kesu.intake.v1.GetComplaintRequest
-	7,  // 24: kesu.intake.v1.IntakeService.Timeline:input_type -> kesu.intake.v1.TimelineRequest
-	3,  // 25: kesu.intake.v1.IntakeService.FileComplaint:output_type -> kesu.intake.v1.FileComplaintResponse
-	5,  // 26: kesu.intake.v1.IntakeService.GetComplaint:output_type -> kesu.intake.v1.GetComplaintResponse
-	8,  // 27: kesu.intake.v1.IntakeService.Timeline:output_type -> kesu.intake.v1.TimelineResponse
-	25, // [25:28] is the sub-list for method output_type
-	22, // [22:25] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	19, // 2: kesu.intake.v1.FileComplaintRequest.items:type_name -> kesu.complaint.v1.Item
+	20, // 3: kesu.intake.v1.FileComplaintRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	21, // 4: kesu.intake.v1.FileComplaintRequest.external_ref:type_name -> kesu.complaint.v1.ExternalRef
+	22, // 5: kesu.intake.v1.FileComplaintRequest.channel_details:type_name -> kesu.complaint.v1.ChannelDetails
+	23, // 6: kesu.intake.v1.FileComplaintRequest.complainant:type_name -> kesu.complaint.v1.Complainant
+	24, // 7: kesu.intake.v1.FileComplaintRequest.customer_type:type_name -> kesu.complaint.v1.CustomerType
+	25, // 8: kesu.intake.v1.FileComplaintRequest.expected_remedies:type_name -> kesu.complaint.v1.RemedyKind
+	26, // 9: kesu.intake.v1.FileComplaintResponse.classification:type_name -> kesu.complaint.v1.ComplaintClassified
+	6,  // 10: kesu.intake.v1.GetComplaintResponse.complaint:type_name -> kesu.intake.v1.Complaint
+	18, // 11: kesu.intake.v1.Complaint.channel:type_name -> kesu.complaint.v1.Channel
+	0,  // 12: kesu.intake.v1.Complaint.status:type_name -> kesu.intake.v1.ComplaintStatus
+	27, // 13: kesu.intake.v1.Complaint.personal:type_name -> kesu.complaint.v1.PersonalData
+	19, // 14: kesu.intake.v1.Complaint.items:type_name -> kesu.complaint.v1.Item
+	21, // 15: kesu.intake.v1.Complaint.external_ref:type_name -> kesu.complaint.v1.ExternalRef
+	23, // 16: kesu.intake.v1.Complaint.complainant:type_name -> kesu.complaint.v1.Complainant
+	20, // 17: kesu.intake.v1.Complaint.occurred_at:type_name -> google.protobuf.Timestamp
+	20, // 18: kesu.intake.v1.Complaint.filed_at:type_name -> google.protobuf.Timestamp
+	28, // 19: kesu.intake.v1.Complaint.severity:type_name -> kesu.complaint.v1.Severity
+	21, // 20: kesu.intake.v1.Complaint.external_refs:type_name -> kesu.complaint.v1.ExternalRef
+	20, // 21: kesu.intake.v1.Complaint.updated_at:type_name -> google.protobuf.Timestamp
+	24, // 22: kesu.intake.v1.Complaint.customer_type:type_name -> kesu.complaint.v1.CustomerType
+	9,  // 23: kesu.intake.v1.TimelineResponse.entries:type_name -> kesu.intake.v1.TimelineEntry
+	29, // 24: kesu.intake.v1.TimelineEntry.event:type_name -> kesu.complaint.v1.Event
+	27, // 25: kesu.intake.v1.TimelineEntry.personal:type_name -> kesu.complaint.v1.PersonalData
+	18, // 26: kesu.intake.v1.AddContactRequest.channel:type_name -> kesu.complaint.v1.Channel
+	21, // 27: kesu.intake.v1.AddContactRequest.external_ref:type_name -> kesu.complaint.v1.ExternalRef
+	22, // 28: kesu.intake.v1.AddContactRequest.channel_details:type_name -> kesu.complaint.v1.ChannelDetails
+	20, // 29: kesu.intake.v1.AddContactRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	26, // 30: kesu.intake.v1.AddContactResponse.classification:type_name -> kesu.complaint.v1.ComplaintClassified
+	30, // 31: kesu.intake.v1.AttachEvidenceRequest.kind:type_name -> kesu.complaint.v1.EvidenceKind
+	21, // 32: kesu.intake.v1.FindComplaintsRequest.external_ref:type_name -> kesu.complaint.v1.ExternalRef
+	0,  // 33: kesu.intake.v1.FindComplaintsRequest.status:type_name -> kesu.intake.v1.ComplaintStatus
+	20, // 34: kesu.intake.v1.FindComplaintsRequest.filed_from:type_name -> google.protobuf.Timestamp
+	20, // 35: kesu.intake.v1.FindComplaintsRequest.filed_to:type_name -> google.protobuf.Timestamp
+	6,  // 36: kesu.intake.v1.FindComplaintsResponse.complaints:type_name -> kesu.intake.v1.Complaint
+	1,  // 37: kesu.intake.v1.IntakeService.FileComplaint:input_type -> kesu.intake.v1.FileComplaintRequest
+	4,  // 38: kesu.intake.v1.IntakeService.GetComplaint:input_type -> kesu.intake.v1.GetComplaintRequest
+	7,  // 39: kesu.intake.v1.IntakeService.Timeline:input_type -> kesu.intake.v1.TimelineRequest
+	10, // 40: kesu.intake.v1.IntakeService.AddContact:input_type -> kesu.intake.v1.AddContactRequest
+	12, // 41: kesu.intake.v1.IntakeService.AttachEvidence:input_type -> kesu.intake.v1.AttachEvidenceRequest
+	14, // 42: kesu.intake.v1.IntakeService.FindComplaints:input_type -> kesu.intake.v1.FindComplaintsRequest
+	16, // 43: kesu.intake.v1.IntakeService.EraseCustomer:input_type -> kesu.intake.v1.EraseCustomerRequest
+	3,  // 44: kesu.intake.v1.IntakeService.FileComplaint:output_type -> kesu.intake.v1.FileComplaintResponse
+	5,  // 45: kesu.intake.v1.IntakeService.GetComplaint:output_type -> kesu.intake.v1.GetComplaintResponse
+	8,  // 46: kesu.intake.v1.IntakeService.Timeline:output_type -> kesu.intake.v1.TimelineResponse
+	11, // 47: kesu.intake.v1.IntakeService.AddContact:output_type -> kesu.intake.v1.AddContactResponse
+	13, // 48: kesu.intake.v1.IntakeService.AttachEvidence:output_type -> kesu.intake.v1.AttachEvidenceResponse
+	15, // 49: kesu.intake.v1.IntakeService.FindComplaints:output_type -> kesu.intake.v1.FindComplaintsResponse
+	17, // 50: kesu.intake.v1.IntakeService.EraseCustomer:output_type -> kesu.intake.v1.EraseCustomerResponse
+	44, // [44:51] is the sub-list for method output_type
+	37, // [37:44] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_kesu_intake_v1_intake_proto_init() }
@@ -1040,7 +1877,7 @@ func file_kesu_intake_v1_intake_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kesu_intake_v1_intake_proto_rawDesc), len(file_kesu_intake_v1_intake_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,9 +21,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IntakeService_FileComplaint_FullMethodName = "/kesu.intake.v1.IntakeService/FileComplaint"
-	IntakeService_GetComplaint_FullMethodName  = "/kesu.intake.v1.IntakeService/GetComplaint"
-	IntakeService_Timeline_FullMethodName      = "/kesu.intake.v1.IntakeService/Timeline"
+	IntakeService_FileComplaint_FullMethodName  = "/kesu.intake.v1.IntakeService/FileComplaint"
+	IntakeService_GetComplaint_FullMethodName   = "/kesu.intake.v1.IntakeService/GetComplaint"
+	IntakeService_Timeline_FullMethodName       = "/kesu.intake.v1.IntakeService/Timeline"
+	IntakeService_AddContact_FullMethodName     = "/kesu.intake.v1.IntakeService/AddContact"
+	IntakeService_AttachEvidence_FullMethodName = "/kesu.intake.v1.IntakeService/AttachEvidence"
+	IntakeService_FindComplaints_FullMethodName = "/kesu.intake.v1.IntakeService/FindComplaints"
+	IntakeService_EraseCustomer_FullMethodName  = "/kesu.intake.v1.IntakeService/EraseCustomer"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -39,6 +43,17 @@ type IntakeServiceClient interface {
 	GetComplaint(ctx context.Context, in *GetComplaintRequest, opts ...grpc.CallOption) (*GetComplaintResponse, error)
 	// Timeline returns the complaint's events, read from its stream.
 	Timeline(ctx context.Context, in *TimelineRequest, opts ...grpc.CallOption) (*TimelineResponse, error)
+	// AddContact records another contact from the customer on a complaint
+	// (多次进线), from any channel. Idempotent on (complaint_id, client_request_id).
+	AddContact(ctx context.Context, in *AddContactRequest, opts ...grpc.CallOption) (*AddContactResponse, error)
+	// AttachEvidence records evidence: metadata and a content hash; the bytes stay
+	// in the merchant's object store. Idempotent on (complaint_id, client_request_id).
+	AttachEvidence(ctx context.Context, in *AttachEvidenceRequest, opts ...grpc.CallOption) (*AttachEvidenceResponse, error)
+	// FindComplaints searches a shop's complaints, newest first, a page at a time.
+	FindComplaints(ctx context.Context, in *FindComplaintsRequest, opts ...grpc.CallOption) (*FindComplaintsResponse, error)
+	// EraseCustomer destroys the customer's key (crypto-shredding) and records
+	// PersonalDataErased on each of their complaints. Admin only; idempotent.
+	EraseCustomer(ctx context.Context, in *EraseCustomerRequest, opts ...grpc.CallOption) (*EraseCustomerResponse, error)
 }
 
 type intakeServiceClient struct {
@@ -79,6 +94,46 @@ func (c *intakeServiceClient) Timeline(ctx context.Context, in *TimelineRequest,
 	return out, nil
 }
 
+func (c *intakeServiceClient) AddContact(ctx context.Context, in *AddContactRequest, opts ...grpc.CallOption) (*AddContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddContactResponse)
+	err := c.cc.Invoke(ctx, IntakeService_AddContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) AttachEvidence(ctx context.Context, in *AttachEvidenceRequest, opts ...grpc.CallOption) (*AttachEvidenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AttachEvidenceResponse)
+	err := c.cc.Invoke(ctx, IntakeService_AttachEvidence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) FindComplaints(ctx context.Context, in *FindComplaintsRequest, opts ...grpc.CallOption) (*FindComplaintsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FindComplaintsResponse)
+	err := c.cc.Invoke(ctx, IntakeService_FindComplaints_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *intakeServiceClient) EraseCustomer(ctx context.Context, in *EraseCustomerRequest, opts ...grpc.CallOption) (*EraseCustomerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseCustomerResponse)
+	err := c.cc.Invoke(ctx, IntakeService_EraseCustomer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -92,6 +147,17 @@ type IntakeServiceServer interface {
 	GetComplaint(context.Context, *GetComplaintRequest) (*GetComplaintResponse, error)
 	// Timeline returns the complaint's events, read from its stream.
 	Timeline(context.Context, *TimelineRequest) (*TimelineResponse, error)
+	// AddContact records another contact from the customer on a complaint
+	// (多次进线), from any channel. Idempotent on (complaint_id, client_request_id).
+	AddContact(context.Context, *AddContactRequest) (*AddContactResponse, error)
+	// AttachEvidence records evidence: metadata and a content hash; the bytes stay
+	// in the merchant's object store. Idempotent on (complaint_id, client_request_id).
+	AttachEvidence(context.Context, *AttachEvidenceRequest) (*AttachEvidenceResponse, error)
+	// FindComplaints searches a shop's complaints, newest first, a page at a time.
+	FindComplaints(context.Context, *FindComplaintsRequest) (*FindComplaintsResponse, error)
+	// EraseCustomer destroys the customer's key (crypto-shredding) and records
+	// PersonalDataErased on each of their complaints. Admin only; idempotent.
+	EraseCustomer(context.Context, *EraseCustomerRequest) (*EraseCustomerResponse, error)
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -110,6 +176,18 @@ func (UnimplementedIntakeServiceServer) GetComplaint(context.Context, *GetCompla
 }
 func (UnimplementedIntakeServiceServer) Timeline(context.Context, *TimelineRequest) (*TimelineResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Timeline not implemented")
+}
+func (UnimplementedIntakeServiceServer) AddContact(context.Context, *AddContactRequest) (*AddContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddContact not implemented")
+}
+func (UnimplementedIntakeServiceServer) AttachEvidence(context.Context, *AttachEvidenceRequest) (*AttachEvidenceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AttachEvidence not implemented")
+}
+func (UnimplementedIntakeServiceServer) FindComplaints(context.Context, *FindComplaintsRequest) (*FindComplaintsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FindComplaints not implemented")
+}
+func (UnimplementedIntakeServiceServer) EraseCustomer(context.Context, *EraseCustomerRequest) (*EraseCustomerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseCustomer not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -186,6 +264,78 @@ func _IntakeService_Timeline_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_AddContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).AddContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_AddContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).AddContact(ctx, req.(*AddContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_AttachEvidence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AttachEvidenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).AttachEvidence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_AttachEvidence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).AttachEvidence(ctx, req.(*AttachEvidenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_FindComplaints_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FindComplaintsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).FindComplaints(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_FindComplaints_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).FindComplaints(ctx, req.(*FindComplaintsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IntakeService_EraseCustomer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseCustomerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntakeServiceServer).EraseCustomer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IntakeService_EraseCustomer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntakeServiceServer).EraseCustomer(ctx, req.(*EraseCustomerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -204,6 +354,22 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Timeline",
 			Handler:    _IntakeService_Timeline_Handler,
+		},
+		{
+			MethodName: "AddContact",
+			Handler:    _IntakeService_AddContact_Handler,
+		},
+		{
+			MethodName: "AttachEvidence",
+			Handler:    _IntakeService_AttachEvidence_Handler,
+		},
+		{
+			MethodName: "FindComplaints",
+			Handler:    _IntakeService_FindComplaints_Handler,
+		},
+		{
+			MethodName: "EraseCustomer",
+			Handler:    _IntakeService_EraseCustomer_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
