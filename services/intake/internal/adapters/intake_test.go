@@ -45,20 +45,30 @@ type stack struct {
 	dbURL  string
 }
 
-func startIntake(t *testing.T) *stack {
+func startIntake(t testing.TB) *stack {
 	t.Helper()
 	ns := natstest.StartServer(t)
+	s := startIntakeOn(t, ns.URL, 1)
+	s.js = ns.JetStream(t)
+	return s
+}
+
+// startIntakeOn runs intake against the NATS servers at url with streams of
+// the given replicas.
+func startIntakeOn(t testing.TB, url string, replicas int) *stack {
+	t.Helper()
 	dbURL := pgtest.NewDBURL(t)
 	env := map[string]string{
-		"KESU_ENV":           "dev",
-		"KESU_GRPC_ADDR":     "127.0.0.1:0",
-		"KESU_HTTP_ADDR":     "127.0.0.1:0",
-		"NATS_URL":           ns.URL,
-		"DATABASE_URL":       dbURL,
-		"KESU_POLICY":        "../../../../deploy/config/kesu.yaml",
-		"KESU_AUTH_HMAC_KEY": hmacKey,
-		"KESU_PII_KEK":       base64.StdEncoding.EncodeToString(kek),
-		"KESU_LOG_LEVEL":     "warn",
+		"KESU_STREAM_REPLICAS": fmt.Sprint(replicas),
+		"KESU_ENV":             "dev",
+		"KESU_GRPC_ADDR":       "127.0.0.1:0",
+		"KESU_HTTP_ADDR":       "127.0.0.1:0",
+		"NATS_URL":             url,
+		"DATABASE_URL":         dbURL,
+		"KESU_POLICY":          "../../../../deploy/config/kesu.yaml",
+		"KESU_AUTH_HMAC_KEY":   hmacKey,
+		"KESU_PII_KEK":         base64.StdEncoding.EncodeToString(kek),
+		"KESU_LOG_LEVEL":       "warn",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
@@ -93,18 +103,18 @@ func startIntake(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &stack{client: intakev1.NewIntakeServiceClient(conn), js: ns.JetStream(t), dbURL: dbURL}
+	return &stack{client: intakev1.NewIntakeServiceClient(conn), dbURL: dbURL}
 }
 
 // testLog shows the service's log lines in the test's output.
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (w testLog) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
-func as(t *testing.T, role auth.Role, tier int) context.Context {
+func as(t testing.TB, role auth.Role, tier int) context.Context {
 	t.Helper()
 	tok, err := auth.Mint([]byte(hmacKey), auth.ClaimsFor(auth.Identity{Subject: string(role) + "-1", Role: role, Tier: tier}), time.Hour)
 	if err != nil {
@@ -203,8 +213,9 @@ func TestFileComplaintEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(tl.GetEntries()) != 1 {
-			t.Fatalf("timeline has %d entries, want 1", len(tl.GetEntries()))
+		// Filed and classified on arrival, in one atomic batch.
+		if len(tl.GetEntries()) != 2 || tl.GetEntries()[1].GetType() != "ComplaintClassified" {
+			t.Fatalf("timeline has %d entries, want ComplaintFiled and ComplaintClassified", len(tl.GetEntries()))
 		}
 		e := tl.GetEntries()[0]
 		if e.GetType() != "ComplaintFiled" || !strings.Contains(e.GetSummary(), want) || e.GetStreamSequence() != res.GetStreamSequence() {
@@ -234,8 +245,8 @@ func TestFileComplaintIsIdempotentOnClientRequestID(t *testing.T) {
 	if again.GetCreated() || again.GetComplaintId() != first.GetComplaintId() || again.GetStreamSequence() != first.GetStreamSequence() {
 		t.Fatalf("retry answered %v, first %v", again, first)
 	}
-	if n := streamMessages(t, s.js); n != 1 {
-		t.Fatalf("stream holds %d events, want 1", n)
+	if n := streamMessages(t, s.js); n != 2 {
+		t.Fatalf("stream holds %d events, want 2 (filed, classified)", n)
 	}
 
 	other := request("req-idem")
@@ -274,8 +285,8 @@ func TestConcurrentRetriesFileOneComplaint(t *testing.T) {
 	if created != 1 {
 		t.Fatalf("%d calls report created, want exactly 1", created)
 	}
-	if n := streamMessages(t, s.js); n != 1 {
-		t.Fatalf("stream holds %d events, want 1", n)
+	if n := streamMessages(t, s.js); n != 2 {
+		t.Fatalf("stream holds %d events, want 2 (filed, classified)", n)
 	}
 }
 
@@ -382,8 +393,8 @@ func TestErasedCustomerShowsErased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tl.GetEntries()) != 2 {
-		t.Fatalf("timeline has %d entries, want 2", len(tl.GetEntries()))
+	if len(tl.GetEntries()) != 3 {
+		t.Fatalf("timeline has %d entries, want 3", len(tl.GetEntries()))
 	}
 	filed := tl.GetEntries()[0]
 	if !filed.GetPersonalDataErased() || filed.GetPersonal() != nil {
@@ -404,12 +415,18 @@ func openPool(t *testing.T, url string) *pgxpool.Pool {
 // appendEvent appends an event the way any Kesu service does.
 func appendEvent(t *testing.T, js jetstream.JetStream, c *intakev1.Complaint, payload proto.Message) {
 	t.Helper()
+	appendEventAt(t, js, c, time.Now(), payload)
+}
+
+// appendEventAt appends an event recorded at the given instant.
+func appendEventAt(t *testing.T, js jetstream.JetStream, c *intakev1.Complaint, at time.Time, payload proto.Message) {
+	t.Helper()
 	store, err := eventstore.New(nil, js, eventstore.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ev, err := events.New(events.Envelope{
-		ComplaintID: c.GetComplaintId(), ShopID: c.GetShopId(), RecordedAt: time.Now(),
+		ComplaintID: c.GetComplaintId(), ShopID: c.GetShopId(), RecordedAt: at,
 		Actor: &complaintv1.Actor{Kind: complaintv1.ActorKind_ACTOR_KIND_SYSTEM, Id: "test"},
 	}, payload)
 	if err != nil {

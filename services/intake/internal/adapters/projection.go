@@ -65,13 +65,18 @@ type row struct {
 	UpdatedAt        time.Time
 	EventCount       int64
 	LastSeq          int64
+	RiskSignals      []string
+	EvidenceCount    int32
+	ExternalRefs     []byte
+	CustomerType     int16
 }
 
 var columns = []string{
 	"complaint_id", "shop_id", "channel", "status", "customer_ref", "personal", "personal_erased",
 	"order_id", "items", "order_amount_fen", "claimed_amount_fen", "external_source", "external_id",
 	"external_url", "complainant", "language", "category", "severity", "contacts", "occurred_at",
-	"filed_at", "updated_at", "event_count", "last_seq",
+	"filed_at", "updated_at", "event_count", "last_seq", "risk_signals", "evidence_count", "external_refs",
+	"customer_type",
 }
 
 func (r *row) values() []any {
@@ -79,7 +84,8 @@ func (r *row) values() []any {
 		r.ComplaintID, r.ShopID, r.Channel, r.Status, r.CustomerRef, r.Personal, r.PersonalErased,
 		r.OrderID, string(r.Items), r.OrderAmountFen, r.ClaimedAmountFen, r.ExternalSource, r.ExternalID,
 		r.ExternalURL, string(r.Complainant), r.Language, r.Category, r.Severity, r.Contacts, r.OccurredAt,
-		r.FiledAt, r.UpdatedAt, r.EventCount, r.LastSeq,
+		r.FiledAt, r.UpdatedAt, r.EventCount, r.LastSeq, r.RiskSignals, r.EvidenceCount, string(r.ExternalRefs),
+		r.CustomerType,
 	}
 }
 
@@ -88,7 +94,8 @@ func (r *row) scanTargets() []any {
 		&r.ComplaintID, &r.ShopID, &r.Channel, &r.Status, &r.CustomerRef, &r.Personal, &r.PersonalErased,
 		&r.OrderID, &r.Items, &r.OrderAmountFen, &r.ClaimedAmountFen, &r.ExternalSource, &r.ExternalID,
 		&r.ExternalURL, &r.Complainant, &r.Language, &r.Category, &r.Severity, &r.Contacts, &r.OccurredAt,
-		&r.FiledAt, &r.UpdatedAt, &r.EventCount, &r.LastSeq,
+		&r.FiledAt, &r.UpdatedAt, &r.EventCount, &r.LastSeq, &r.RiskSignals, &r.EvidenceCount, &r.ExternalRefs,
+		&r.CustomerType,
 	}
 }
 
@@ -125,6 +132,10 @@ func fold(r *row, rec eventstore.Record, ev *complaintv1.Event) (*row, error) {
 			ExternalSource: f.GetExternalRef().GetSource(), ExternalID: f.GetExternalRef().GetExternalId(),
 			ExternalURL: f.GetExternalRef().GetUrl(), Complainant: complainant, Language: f.GetLanguage(),
 			Contacts: 1, OccurredAt: ev.GetOccurredAt().AsTime(), FiledAt: ev.GetRecordedAt().AsTime(),
+			RiskSignals: []string{}, ExternalRefs: []byte("[]"), CustomerType: int16(f.GetCustomerType()),
+		}
+		if err := r.link(f.GetExternalRef()); err != nil {
+			return nil, err
 		}
 	}
 	if r == nil {
@@ -133,9 +144,24 @@ func fold(r *row, rec eventstore.Record, ev *complaintv1.Event) (*row, error) {
 	switch p := ev.GetPayload().(type) {
 	case *complaintv1.Event_ContactAdded:
 		r.Contacts++
+		if err := r.link(p.ContactAdded.GetExternalRef()); err != nil {
+			return nil, err
+		}
+	case *complaintv1.Event_ExternalRefLinked:
+		if err := r.link(p.ExternalRefLinked.GetRef()); err != nil {
+			return nil, err
+		}
+	case *complaintv1.Event_EvidenceAttached:
+		r.EvidenceCount++
 	case *complaintv1.Event_ComplaintClassified:
-		r.Category = p.ComplaintClassified.GetCategory()
-		r.Severity = int16(p.ComplaintClassified.GetSeverity())
+		c := p.ComplaintClassified
+		r.Category = c.GetCategory()
+		r.Severity = int16(c.GetSeverity())
+		r.CustomerType = int16(c.GetCustomerType())
+		r.RiskSignals = make([]string, 0, len(c.GetRiskSignals()))
+		for _, s := range c.GetRiskSignals() {
+			r.RiskSignals = append(r.RiskSignals, s.GetCode())
+		}
 	case *complaintv1.Event_ComplaintResolved:
 		r.Status = int16(intakev1.ComplaintStatus_COMPLAINT_STATUS_RESOLVED)
 	case *complaintv1.Event_ComplaintReopened:
@@ -152,6 +178,36 @@ func fold(r *row, rec eventstore.Record, ev *complaintv1.Event) (*row, error) {
 	return r, nil
 }
 
+// link adds an external ref to the row's list once.
+func (r *row) link(ref *complaintv1.ExternalRef) error {
+	if ref.GetExternalId() == "" {
+		return nil
+	}
+	refs, err := unmarshalRefs(r.ExternalRefs)
+	if err != nil {
+		return err
+	}
+	for _, x := range refs {
+		if x.GetSource() == ref.GetSource() && x.GetExternalId() == ref.GetExternalId() {
+			return nil
+		}
+	}
+	b, err := marshalList(append(refs, ref))
+	if err != nil {
+		return err
+	}
+	r.ExternalRefs = b
+	return nil
+}
+
+func unmarshalRefs(b []byte) ([]*complaintv1.ExternalRef, error) {
+	holder := &intakev1.Complaint{}
+	if err := protojson.Unmarshal(append(append([]byte(`{"external_refs":`), b...), '}'), holder); err != nil {
+		return nil, err
+	}
+	return holder.GetExternalRefs(), nil
+}
+
 func orEmpty(c *complaintv1.Complainant) *complaintv1.Complainant {
 	if c == nil {
 		return &complaintv1.Complainant{}
@@ -159,7 +215,10 @@ func orEmpty(c *complaintv1.Complainant) *complaintv1.Complainant {
 	return c
 }
 
-func marshalItems(items []*complaintv1.Item) ([]byte, error) {
+func marshalItems(items []*complaintv1.Item) ([]byte, error) { return marshalList(items) }
+
+// marshalList writes a JSON array of messages (protojson has no top-level arrays).
+func marshalList[M proto.Message](items []M) ([]byte, error) {
 	out := []byte{'['}
 	for i, it := range items {
 		if i > 0 {
@@ -350,7 +409,14 @@ func (r *row) view() (*intakev1.Complaint, *complaintv1.Sealed, error) {
 		OccurredAt: domain.Timestamp(r.OccurredAt), FiledAt: domain.Timestamp(r.FiledAt),
 		EventCount: r.EventCount, LastStreamSequence: uint64(r.LastSeq), Category: r.Category,
 		Severity: complaintv1.Severity(r.Severity), Contacts: r.Contacts, Language: r.Language,
+		RiskSignals: r.RiskSignals, EvidenceCount: r.EvidenceCount, UpdatedAt: domain.Timestamp(r.UpdatedAt),
+		CustomerType: complaintv1.CustomerType(r.CustomerType),
 	}
+	refs, err := unmarshalRefs(r.ExternalRefs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("complaint %s external refs: %w", r.ComplaintID, err)
+	}
+	c.ExternalRefs = refs
 	if r.ExternalID != "" {
 		c.ExternalRef = &complaintv1.ExternalRef{Source: r.ExternalSource, ExternalId: r.ExternalID, Url: r.ExternalURL}
 	}

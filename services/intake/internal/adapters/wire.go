@@ -56,6 +56,10 @@ func Run(ctx context.Context, rt *service.Runtime) error {
 	if err != nil {
 		return err
 	}
+	disputes, err := NewDisputeIndex(ctx, js, cfg.StreamReplicas)
+	if err != nil {
+		return err
+	}
 	pool, err := rt.OpenPostgres(ctx)
 	if err != nil {
 		return err
@@ -65,9 +69,8 @@ func Run(ctx context.Context, rt *service.Runtime) error {
 		return err
 	}
 	svc, err := app.New(app.Deps{
-		Store: store, Requests: requests, Keys: keys, Views: NewReader(pool), Clock: rt.Clock,
-		ShopKnown:      func(id string) bool { _, ok := pol.Shop(id); return ok },
-		CustomerRefKey: CustomerRefKey(cfg.PIIKEK),
+		Store: store, Requests: requests, Disputes: disputes, Keys: keys, Views: NewReader(pool),
+		Clock: rt.Clock, Policy: pol, CustomerRefKey: CustomerRefKey(cfg.PIIKEK),
 	})
 	if err != nil {
 		return err
@@ -81,6 +84,14 @@ func Run(ctx context.Context, rt *service.Runtime) error {
 		return err
 	}
 	rt.Go("projection "+ProjectionName, runner.Run)
+
+	inbound, err := NewInbound(js, svc, InboundConfig{
+		Clock: rt.Clock, Logger: rt.Logger, MeterProvider: rt.Telemetry.Meter, TracerProvider: rt.Telemetry.Tracer,
+	})
+	if err != nil {
+		return err
+	}
+	rt.Go("inbound "+InboundConsumer, inbound.Run)
 	return nil
 }
 

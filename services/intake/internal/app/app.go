@@ -11,8 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
@@ -23,6 +23,7 @@ import (
 	"github.com/kesu315/kesu/services/kit/events"
 	"github.com/kesu315/kesu/services/kit/eventstore"
 	"github.com/kesu315/kesu/services/kit/pii"
+	"github.com/kesu315/kesu/services/kit/policy"
 )
 
 // Errors of the use cases; ports maps them to gRPC codes.
@@ -58,34 +59,66 @@ type RequestIndex interface {
 type Keyring interface {
 	Seal(ctx context.Context, shopID, customerRef string, pd *complaintv1.PersonalData) (*complaintv1.Sealed, error)
 	Open(ctx context.Context, s *complaintv1.Sealed) (*complaintv1.PersonalData, error)
+	// Erase destroys the customer's key and returns its id.
+	Erase(ctx context.Context, shopID, customerRef string) (string, error)
 }
 
 // Complaints reads the intake projection.
 type Complaints interface {
 	// Get returns the complaint view with its sealed personal data, or domain.ErrNotFound.
 	Get(ctx context.Context, complaintID string) (*intakev1.Complaint, *complaintv1.Sealed, error)
+	// Find returns a page of a shop's complaints, newest first, and the next page's token.
+	Find(ctx context.Context, q Query) ([]*intakev1.Complaint, string, error)
+	// OfCustomer lists the ids of every complaint of a customer of a shop.
+	OfCustomer(ctx context.Context, shopID, customerRef string) ([]string, error)
+}
+
+// Query filters FindComplaints; zero fields match everything.
+type Query struct {
+	ShopID, CustomerRef, OrderID string
+	ExternalRef                  *complaintv1.ExternalRef
+	Status                       intakev1.ComplaintStatus
+	FiledFrom, FiledTo           time.Time
+	PageSize                     int
+	PageToken                    string
+}
+
+// DisputeIndex maps (shop, customer, order) to the complaint that holds the
+// dispute, so a contact arriving through another channel joins it.
+type DisputeIndex interface {
+	// Claim makes complaintID the holder when the dispute is free and returns
+	// the holder, the entry's revision, and whether this call created it.
+	Claim(ctx context.Context, shopID, customerRef, orderID, complaintID string) (holder string, revision uint64, created bool, err error)
+	// Replace makes complaintID the holder if the entry is still at revision:
+	// the old holder was closed long ago or never filed. False when another
+	// request moved it first.
+	Replace(ctx context.Context, shopID, customerRef, orderID, complaintID string, revision uint64) (bool, error)
 }
 
 // Service is intake's application layer.
 type Service struct {
-	store     EventStore
-	requests  RequestIndex
-	keys      Keyring
-	views     Complaints
-	clock     clock.Clock
-	shopKnown domain.ShopKnown
-	refKey    []byte
+	store    EventStore
+	requests RequestIndex
+	disputes DisputeIndex
+	keys     Keyring
+	views    Complaints
+	clock    clock.Clock
+	policy   *policy.Policy
+	refKey   []byte
+	// filedWait bounds how long a contact waits for the complaint it joins to be
+	// filed by a concurrent request before it takes the dispute over.
+	filedWait time.Duration
 }
 
 // Deps are the Service's collaborators.
 type Deps struct {
 	Store    EventStore
 	Requests RequestIndex
+	Disputes DisputeIndex
 	Keys     Keyring
 	Views    Complaints
 	Clock    clock.Clock
-	// ShopKnown says whether a shop is in the policy; nil accepts any shop.
-	ShopKnown domain.ShopKnown
+	Policy   *policy.Policy
 	// CustomerRefKey keys the HMAC that turns a phone number into a customer ref
 	// when the caller has no buyer id (the hotline), so the ref is stable but
 	// does not reveal the number.
@@ -94,19 +127,26 @@ type Deps struct {
 
 // New returns the Service.
 func New(d Deps) (*Service, error) {
-	if d.Store == nil || d.Requests == nil || d.Keys == nil || d.Views == nil || d.Clock == nil {
-		return nil, errors.New("intake app: store, requests, keys, views and clock are required")
+	if d.Store == nil || d.Requests == nil || d.Disputes == nil || d.Keys == nil || d.Views == nil || d.Clock == nil || d.Policy == nil {
+		return nil, errors.New("intake app: store, requests, disputes, keys, views, clock and policy are required")
 	}
 	if len(d.CustomerRefKey) < 16 {
 		return nil, errors.New("intake app: customer ref key must be at least 16 bytes")
 	}
-	return &Service{store: d.Store, requests: d.Requests, keys: d.Keys, views: d.Views, clock: d.Clock, shopKnown: d.ShopKnown, refKey: d.CustomerRefKey}, nil
+	return &Service{store: d.Store, requests: d.Requests, disputes: d.Disputes, keys: d.Keys, views: d.Views,
+		clock: d.Clock, policy: d.Policy, refKey: d.CustomerRefKey, filedWait: 5 * time.Second}, nil
+}
+
+func (s *Service) shopKnown(id string) bool {
+	_, ok := s.policy.Shop(id)
+	return ok
 }
 
 // Roles allowed per use case. Personal data is shown in the clear only to the
 // people who handle the customer; integrations and BI get masked values.
 var (
 	fileRoles     = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration}
+	eraseRoles    = []auth.Role{auth.RoleAdmin}
 	readRoles     = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration}
 	personalRoles = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin}
 	actorKinds    = map[auth.Role]complaintv1.ActorKind{
@@ -135,95 +175,12 @@ func actorOf(id auth.Identity) *complaintv1.Actor {
 
 // FileResult is what filing returns.
 type FileResult struct {
-	ComplaintID string
-	Created     bool
-	Seq         uint64
-}
-
-// FileComplaint opens a complaint, once per (shop, client request id).
-//
-// The request id is claimed in the index before anything is appended, with the
-// complaint id and event id chosen for it. A retry after any failure finds the
-// claim and appends the same event (same ids) again: the stream's expectation
-// (a new complaint expects sequence 0) and Nats-Msg-Id make that store nothing
-// twice, so neither a lost reply nor a crash between the two steps can file a
-// complaint twice or lose one.
-func (s *Service) FileComplaint(ctx context.Context, cmd *domain.FileComplaint) (FileResult, error) {
-	id, err := identity(ctx, fileRoles)
-	if err != nil {
-		return FileResult{}, err
-	}
-	if cmd.ShopID != "" && !id.InShop(cmd.ShopID) {
-		return FileResult{}, fmt.Errorf("%w: %s may not file for shop %s", ErrForbidden, id.Subject, cmd.ShopID)
-	}
-	now := s.clock.Now()
-	if err := cmd.Validate(now, s.shopKnown); err != nil {
-		return FileResult{}, err
-	}
-	fp, err := fingerprint(cmd)
-	if err != nil {
-		return FileResult{}, err
-	}
-	complaintID, err := uuid.NewV7()
-	if err != nil {
-		return FileResult{}, fmt.Errorf("new complaint id: %w", err)
-	}
-	eventID, err := uuid.NewV7()
-	if err != nil {
-		return FileResult{}, fmt.Errorf("new event id: %w", err)
-	}
-	claim, _, err := s.requests.Claim(ctx, cmd.ShopID, cmd.ClientRequestID, RequestClaim{
-		ComplaintID: complaintID.String(), EventID: eventID.String(), Fingerprint: fp,
-	})
-	if err != nil {
-		return FileResult{}, fmt.Errorf("claim request id: %w", err)
-	}
-	if claim.Fingerprint != fp {
-		return FileResult{}, ErrRequestReused
-	}
-
-	customerRef := cmd.CustomerRef
-	if customerRef == "" {
-		customerRef = s.customerRefFromPhone(cmd.ShopID, cmd.Personal.GetPhone())
-	}
-	sealed, err := s.keys.Seal(ctx, cmd.ShopID, customerRef, cmd.Personal)
-	if err != nil {
-		return FileResult{}, fmt.Errorf("seal personal data: %w", err)
-	}
-	// A new complaint has no history, so the decision needs no load: the stream
-	// itself refuses the append (expected sequence 0) if it was filed already.
-	filed, occurred, err := domain.DecideFile(domain.Complaint{}, cmd, domain.Filing{
-		ComplaintID: claim.ComplaintID, Personal: sealed, CustomerRef: customerRef, Actor: actorOf(id),
-	}, now)
-	if err != nil {
-		return FileResult{}, err
-	}
-	ev, err := events.New(events.Envelope{
-		ComplaintID: claim.ComplaintID, ShopID: cmd.ShopID, Actor: actorOf(id),
-		OccurredAt: occurred, RecordedAt: now,
-		CorrelationID: claim.EventID, CausationID: cmd.ClientRequestID,
-	}, filed)
-	if err != nil {
-		return FileResult{}, err
-	}
-	ev.EventId = claim.EventID
-	enc, err := events.Encode(ev)
-	if err != nil {
-		return FileResult{}, err
-	}
-	appended, err := s.store.Append(ctx, claim.ComplaintID, 0, enc)
-	switch {
-	case errors.Is(err, eventstore.ErrConflict):
-		// Filed by an earlier attempt of this request; answer as it would have.
-		seq, lerr := s.firstSeq(ctx, claim.ComplaintID)
-		if lerr != nil {
-			return FileResult{}, lerr
-		}
-		return FileResult{ComplaintID: claim.ComplaintID, Created: false, Seq: seq}, nil
-	case err != nil:
-		return FileResult{}, fmt.Errorf("append ComplaintFiled: %w", err)
-	}
-	return FileResult{ComplaintID: claim.ComplaintID, Created: !appended.Duplicate, Seq: appended.Last()}, nil
+	ComplaintID    string
+	Created        bool
+	Seq            uint64
+	Folded         bool
+	ContactNumber  int
+	Classification *complaintv1.ComplaintClassified
 }
 
 func (s *Service) firstSeq(ctx context.Context, complaintID string) (uint64, error) {
@@ -254,7 +211,7 @@ func (s *Service) customerRefFromPhone(shopID, phone string) string {
 
 // fingerprint identifies a request's content, so a reused request id with other
 // content is refused instead of answered with the wrong complaint.
-func fingerprint(cmd *domain.FileComplaint) (string, error) {
+func fingerprintFile(cmd *domain.FileComplaint) string {
 	req := &intakev1.FileComplaintRequest{
 		ClientRequestId: cmd.ClientRequestID, ShopId: cmd.ShopID, Channel: cmd.Channel,
 		Customer: &intakev1.Customer{
@@ -267,12 +224,15 @@ func fingerprint(cmd *domain.FileComplaint) (string, error) {
 		ChannelDetails: cmd.ChannelDetails, Complainant: cmd.Complainant, CustomerType: cmd.CustomerType,
 		ExpectedRemedies: cmd.ExpectedRemedies, Language: cmd.Language,
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
-	if err != nil {
-		return "", fmt.Errorf("fingerprint request: %w", err)
-	}
+	return fingerprint(req)
+}
+
+// fingerprint hashes a request message deterministically.
+func fingerprint(m proto.Message) string {
+	// Marshalling a request that was decoded (or built from one) cannot fail.
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(sum[:])
 }
 
 // GetComplaint returns the projection's view, with personal data opened for the

@@ -36,6 +36,27 @@ type Complaint struct {
 	Contacts    int
 	Erased      bool
 	Events      int
+	ClosedAt    time.Time
+	// Refs are the external refs linked so far, "source\x00id".
+	Refs map[string]bool
+	// Classification is the latest ComplaintClassified.
+	Classification *complaintv1.ComplaintClassified
+	Evidence       int
+}
+
+func refKey(r *complaintv1.ExternalRef) string { return r.GetSource() + "\x00" + r.GetExternalId() }
+
+// HasRef reports whether the external ref is linked to the complaint.
+func (c Complaint) HasRef(r *complaintv1.ExternalRef) bool { return c.Refs[refKey(r)] }
+
+func (c *Complaint) link(r *complaintv1.ExternalRef) {
+	if r.GetExternalId() == "" {
+		return
+	}
+	if c.Refs == nil {
+		c.Refs = map[string]bool{}
+	}
+	c.Refs[refKey(r)] = true
 }
 
 // Evolve folds one event into the state. Unknown or foreign events only count.
@@ -50,14 +71,25 @@ func Evolve(c Complaint, ev *complaintv1.Event) Complaint {
 		c.CustomerRef = p.ComplaintFiled.GetCustomerRef()
 		c.OrderID = p.ComplaintFiled.GetOrderId()
 		c.Contacts = 1
+		c.link(p.ComplaintFiled.GetExternalRef())
 	case *complaintv1.Event_ContactAdded:
 		c.Contacts++
+		c.link(p.ContactAdded.GetExternalRef())
+	case *complaintv1.Event_ExternalRefLinked:
+		c.link(p.ExternalRefLinked.GetRef())
+	case *complaintv1.Event_ComplaintClassified:
+		c.Classification = p.ComplaintClassified
+	case *complaintv1.Event_EvidenceAttached:
+		c.Evidence++
 	case *complaintv1.Event_ComplaintResolved:
 		c.Status = StatusResolved
 	case *complaintv1.Event_ComplaintReopened:
 		c.Status = StatusOpen
 	case *complaintv1.Event_ComplaintClosed:
 		c.Status = StatusClosed
+		if ev.GetRecordedAt() != nil {
+			c.ClosedAt = ev.GetRecordedAt().AsTime()
+		}
 	case *complaintv1.Event_PersonalDataErased:
 		c.Erased = true
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -73,12 +74,7 @@ func (c *FileComplaint) Validate(now time.Time, shopKnown ShopKnown) error {
 			vs.add("shop_id", "%q: unknown shop (not in the policy's shops)", c.ShopID)
 		}
 	}
-	switch {
-	case c.Channel == complaintv1.Channel_CHANNEL_UNSPECIFIED:
-		vs.add("channel", "required")
-	case complaintv1.Channel_name[int32(c.Channel)] == "":
-		vs.add("channel", "%d: unknown channel", int32(c.Channel))
-	}
+	channel(&vs, c.Channel)
 
 	pd := c.Personal
 	if pd == nil {
@@ -123,11 +119,7 @@ func (c *FileComplaint) Validate(now time.Time, shopKnown ShopKnown) error {
 	if !c.OccurredAt.IsZero() && c.OccurredAt.After(now.Add(ClockSkew)) {
 		vs.add("occurred_at", "%s is in the future (now %s)", c.OccurredAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	if r := c.ExternalRef; r != nil && (r.GetSource() != "" || r.GetExternalId() != "" || r.GetUrl() != "") {
-		requiredText(&vs, "external_ref.source", r.GetSource(), MaxIDLen)
-		requiredText(&vs, "external_ref.external_id", r.GetExternalId(), MaxExternalLen)
-		optionalRunes(&vs, "external_ref.url", r.GetUrl(), MaxURLLen)
-	}
+	externalRef(&vs, c.ExternalRef)
 	if cp := c.Complainant; cp != nil {
 		optionalRunes(&vs, "complainant.level", cp.GetLevel(), MaxIDLen)
 	}
@@ -203,6 +195,11 @@ func requiredRunes(vs *violations, field, s string, maxRunes int) bool {
 func optionalRunes(vs *violations, field, s string, maxRunes int) bool {
 	if !utf8.ValidString(s) {
 		vs.add(field, "not valid UTF-8")
+		return false
+	}
+	// PostgreSQL text cannot hold NUL: accepted, it would stop the projection.
+	if strings.IndexByte(s, 0) >= 0 {
+		vs.add(field, "contains a NUL character")
 		return false
 	}
 	if n := utf8.RuneCountInString(s); n > maxRunes {

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ func TestValidateNamesEachBadField(t *testing.T) {
 		{"missing description", func(c *FileComplaint) { c.Personal.Text = "" }, "description", "required"},
 		{"oversize description", func(c *FileComplaint) { c.Personal.Text = strings.Repeat("投", MaxDescriptionRunes+1) }, "description", "too long: 10001 characters, at most 10000"},
 		{"invalid UTF-8 description", func(c *FileComplaint) { c.Personal.Text = "坏\xff\xfe" }, "description", "not valid UTF-8"},
+		{"NUL in a product name", func(c *FileComplaint) { c.Items[0].ProductName = "面霜\x00" }, "items[0].product_name", "NUL"},
 		{"invalid UTF-8 name", func(c *FileComplaint) { c.Personal.Name = "\xc3\x28" }, "customer.name", "not valid UTF-8"},
 		{"missing request id", func(c *FileComplaint) { c.ClientRequestID = "" }, "client_request_id", "required"},
 		{"no customer at all", func(c *FileComplaint) { c.Personal.Phone = ""; c.CustomerRef = "" }, "customer", "customer_ref or phone is required"},
@@ -138,7 +140,7 @@ func TestEvolveFollowsTheLifeOfAComplaint(t *testing.T) {
 	}
 	c := Fold(evs)
 	want := Complaint{ID: "c1", ShopID: "s", Status: StatusClosed, CustomerRef: "r", Contacts: 2, Erased: true, Events: 6}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
 	intakev1 "github.com/kesu315/kesu/proto/gen/go/kesu/intake/v1"
@@ -24,9 +25,13 @@ import (
 // MethodRoles is the role allow-list of the API for the auth interceptor; the
 // app layer checks again, with shop scope and personal-data rights.
 var MethodRoles = map[string][]auth.Role{
-	intakev1.IntakeService_FileComplaint_FullMethodName: {auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration},
-	intakev1.IntakeService_GetComplaint_FullMethodName:  {auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration},
-	intakev1.IntakeService_Timeline_FullMethodName:      {auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration},
+	intakev1.IntakeService_FileComplaint_FullMethodName:  {auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration},
+	intakev1.IntakeService_GetComplaint_FullMethodName:   {auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration},
+	intakev1.IntakeService_Timeline_FullMethodName:       {auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration},
+	intakev1.IntakeService_AddContact_FullMethodName:     {auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration},
+	intakev1.IntakeService_AttachEvidence_FullMethodName: {auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration},
+	intakev1.IntakeService_FindComplaints_FullMethodName: {auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration},
+	intakev1.IntakeService_EraseCustomer_FullMethodName:  {auth.RoleAdmin},
 }
 
 // Server implements kesu.intake.v1.IntakeService.
@@ -74,7 +79,79 @@ func (s *Server) FileComplaint(ctx context.Context, req *intakev1.FileComplaintR
 	if err != nil {
 		return nil, s.status(ctx, "FileComplaint", err)
 	}
-	return &intakev1.FileComplaintResponse{ComplaintId: res.ComplaintID, Created: res.Created, StreamSequence: res.Seq}, nil
+	return &intakev1.FileComplaintResponse{ComplaintId: res.ComplaintID, Created: res.Created, StreamSequence: res.Seq,
+		Folded: res.Folded, ContactNumber: int32(res.ContactNumber), Classification: res.Classification}, nil
+}
+
+// AddContact implements the RPC.
+func (s *Server) AddContact(ctx context.Context, req *intakev1.AddContactRequest) (*intakev1.AddContactResponse, error) {
+	cmd := &domain.AddContact{
+		ClientRequestID: req.GetClientRequestId(), ComplaintID: req.GetComplaintId(), Channel: req.GetChannel(),
+		Personal:    &complaintv1.PersonalData{Text: req.GetMessage()},
+		ExternalRef: req.GetExternalRef(), ChannelDetails: req.GetChannelDetails(),
+	}
+	if req.GetOccurredAt() != nil {
+		if err := req.GetOccurredAt().CheckValid(); err != nil {
+			return nil, grpcerr.InvalidArgument("occurred_at", err.Error())
+		}
+		cmd.OccurredAt = req.GetOccurredAt().AsTime()
+	}
+	res, err := s.app.AddContact(ctx, cmd)
+	if err != nil {
+		return nil, s.status(ctx, "AddContact", err, req.GetComplaintId())
+	}
+	return &intakev1.AddContactResponse{ComplaintId: res.ComplaintID, ContactNumber: int32(res.ContactNumber),
+		StreamSequence: res.Seq, Created: res.Created, Classification: res.Classification}, nil
+}
+
+// AttachEvidence implements the RPC.
+func (s *Server) AttachEvidence(ctx context.Context, req *intakev1.AttachEvidenceRequest) (*intakev1.AttachEvidenceResponse, error) {
+	res, err := s.app.AttachEvidence(ctx, &domain.AttachEvidence{
+		ClientRequestID: req.GetClientRequestId(), ComplaintID: req.GetComplaintId(), Kind: req.GetKind(),
+		MediaType: req.GetMediaType(), SizeBytes: req.GetSizeBytes(), SHA256: req.GetSha256(),
+		StorageURI: req.GetStorageUri(), FileName: req.GetFileName(), Caption: req.GetCaption(),
+	})
+	if err != nil {
+		return nil, s.status(ctx, "AttachEvidence", err, req.GetComplaintId())
+	}
+	return &intakev1.AttachEvidenceResponse{ComplaintId: res.ComplaintID, EvidenceId: res.EvidenceID,
+		StreamSequence: res.Seq, Created: res.Created}, nil
+}
+
+// FindComplaints implements the RPC.
+func (s *Server) FindComplaints(ctx context.Context, req *intakev1.FindComplaintsRequest) (*intakev1.FindComplaintsResponse, error) {
+	q := app.Query{
+		ShopID: req.GetShopId(), CustomerRef: req.GetCustomerRef(), OrderID: req.GetOrderId(),
+		ExternalRef: req.GetExternalRef(), Status: req.GetStatus(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+	}
+	for field, ts := range map[string]*timestamppb.Timestamp{"filed_from": req.GetFiledFrom(), "filed_to": req.GetFiledTo()} {
+		if ts == nil {
+			continue
+		}
+		if err := ts.CheckValid(); err != nil {
+			return nil, grpcerr.InvalidArgument(field, err.Error())
+		}
+	}
+	if req.GetFiledFrom() != nil {
+		q.FiledFrom = req.GetFiledFrom().AsTime()
+	}
+	if req.GetFiledTo() != nil {
+		q.FiledTo = req.GetFiledTo().AsTime()
+	}
+	list, next, err := s.app.FindComplaints(ctx, q, req.GetPhone())
+	if err != nil {
+		return nil, s.status(ctx, "FindComplaints", err)
+	}
+	return &intakev1.FindComplaintsResponse{Complaints: list, NextPageToken: next}, nil
+}
+
+// EraseCustomer implements the RPC.
+func (s *Server) EraseCustomer(ctx context.Context, req *intakev1.EraseCustomerRequest) (*intakev1.EraseCustomerResponse, error) {
+	res, err := s.app.EraseCustomer(ctx, req.GetShopId(), req.GetCustomerRef(), req.GetPhone(), req.GetReason())
+	if err != nil {
+		return nil, s.status(ctx, "EraseCustomer", err)
+	}
+	return &intakev1.EraseCustomerResponse{CustomerRef: res.CustomerRef, ComplaintsUpdated: int32(res.Updated)}, nil
 }
 
 // GetComplaint implements the RPC.
@@ -106,6 +183,13 @@ func (s *Server) Timeline(ctx context.Context, req *intakev1.TimelineRequest) (*
 		})
 	}
 	return out, nil
+}
+
+func first(s []string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return ""
 }
 
 // checkComplaintID refuses ids that are not UUIDs before they reach a subject
@@ -144,13 +228,11 @@ func (s *Server) status(ctx context.Context, method string, err error, subject .
 	case errors.Is(err, app.ErrForbidden):
 		return grpcerr.PermissionDenied("FORBIDDEN", err.Error())
 	case errors.Is(err, domain.ErrNotFound):
-		name := ""
-		if len(subject) > 0 {
-			name = subject[0]
-		}
-		return grpcerr.NotFound("complaint", name)
-	case errors.Is(err, domain.ErrAlreadyFiled):
-		return grpcerr.FailedPrecondition("STATE", "complaint", err.Error())
+		return grpcerr.NotFound("complaint", first(subject))
+	case errors.Is(err, domain.ErrAlreadyFiled), errors.Is(err, domain.ErrClosed):
+		return grpcerr.FailedPrecondition("STATE", "complaint/"+first(subject), err.Error())
+	case errors.Is(err, app.ErrCustomerErased):
+		return grpcerr.FailedPrecondition("ERASED", "customer", err.Error())
 	case errors.Is(err, eventstore.ErrConflict):
 		return grpcerr.Aborted("CONFLICT", "the complaint changed concurrently; retry")
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
