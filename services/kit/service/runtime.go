@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,6 +173,9 @@ func (rt *Runtime) ConnectNATS(ctx context.Context) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// DefaultPoolSize is the connection pool size when DATABASE_URL sets none.
+const DefaultPoolSize = 16
+
 // OpenPostgres returns the service's connection pool on DATABASE_URL,
 // opening it on first use. It sets no search_path: services qualify their
 // schema's names. Connections are made lazily, so a database that is down
@@ -192,6 +196,12 @@ func (rt *Runtime) OpenPostgres(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "kesu-" + rt.Name
+	}
+	// pgx's default is max(4, cores) connections: a service answering 64
+	// concurrent calls, each needing one short round trip, queues behind four.
+	// pool_max_conns in DATABASE_URL still wins.
+	if !strings.Contains(rt.Config.DatabaseURL, "pool_max_conns") {
+		cfg.MaxConns = DefaultPoolSize
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
