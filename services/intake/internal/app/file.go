@@ -52,18 +52,30 @@ func (s *Service) FileComplaint(ctx context.Context, cmd *domain.FileComplaint) 
 	if err := cmd.Validate(now, s.shopKnown); err != nil {
 		return FileResult{}, err
 	}
-	claim, err := s.claimRequest(ctx, cmd.ShopID, cmd.ClientRequestID, "", fingerprintFile(cmd))
-	if err != nil {
-		return FileResult{}, err
-	}
 	customerRef := cmd.CustomerRef
 	if customerRef == "" {
 		customerRef = s.customerRefFromPhone(cmd.ShopID, cmd.Personal.GetPhone())
 	}
-	sealed, err := s.seal(ctx, cmd.ShopID, customerRef, cmd.Personal)
+	// Sealing (a Postgres round trip for a new customer) and the request-id
+	// claim (a JetStream write) do not depend on each other: overlap them.
+	type sealResult struct {
+		sealed *complaintv1.Sealed
+		err    error
+	}
+	sealing := make(chan sealResult, 1)
+	go func() {
+		sealed, err := s.seal(ctx, cmd.ShopID, customerRef, cmd.Personal)
+		sealing <- sealResult{sealed, err}
+	}()
+	claim, err := s.claimRequest(ctx, cmd.ShopID, cmd.ClientRequestID, "", fingerprintFile(cmd))
+	sr := <-sealing
 	if err != nil {
 		return FileResult{}, err
 	}
+	if sr.err != nil {
+		return FileResult{}, sr.err
+	}
+	sealed := sr.sealed
 	if cmd.OrderID == "" {
 		return s.fileNew(ctx, cmd, claim, customerRef, sealed, id, now)
 	}
