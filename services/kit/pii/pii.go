@@ -205,11 +205,37 @@ func (k *Keyring) remember(ck custKey, c cached) {
 	}
 	c.expires = k.now().Add(k.ttl)
 	k.mu.Lock()
+	if len(k.byID) >= maxCached {
+		k.sweep()
+	}
 	if ck != (custKey{}) {
 		k.byCust[ck] = c
 	}
 	k.byID[c.id] = c
 	k.mu.Unlock()
+}
+
+// maxCached bounds the key cache: a season brings millions of customers, most
+// seen once, and an entry is otherwise dropped only when looked up again.
+const maxCached = 50_000
+
+// sweep drops expired entries, and everything when that frees too little;
+// k.mu is held.
+func (k *Keyring) sweep() {
+	now := k.now()
+	for id, c := range k.byID {
+		if now.After(c.expires) {
+			delete(k.byID, id)
+		}
+	}
+	for ck, c := range k.byCust {
+		if now.After(c.expires) {
+			delete(k.byCust, ck)
+		}
+	}
+	if len(k.byID) >= maxCached*3/4 {
+		k.byID, k.byCust = map[string]cached{}, map[custKey]cached{}
+	}
 }
 
 func (k *Keyring) customerKey(ctx context.Context, shopID, customerRef string) (string, cipher.AEAD, error) {

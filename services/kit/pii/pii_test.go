@@ -3,6 +3,7 @@ package pii
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +148,15 @@ func TestMask(t *testing.T) {
 	}
 	if MaskPhone("13800001234") != "138****1234" {
 		t.Fatalf("MaskPhone = %s", MaskPhone("13800001234"))
+	}
+}
+
+func TestKeyCacheStaysBounded(t *testing.T) {
+	k, _ := newKeyring(t, Options{})
+	for i := range maxCached + 10 {
+		k.remember(custKey{"shop", fmt.Sprint(i)}, cached{id: fmt.Sprint(i)})
+	}
+	if n := len(k.byID); n > maxCached {
+		t.Fatalf("cache holds %d keys, bound %d", n, maxCached)
 	}
 }
