@@ -5,6 +5,7 @@
 //	kesuctl file --shop demo-flagship --phone 13800001234 --text '收到的面霜过期了' [--channel online_chat]
 //	kesuctl get COMPLAINT_ID
 //	kesuctl timeline [--lang en] COMPLAINT_ID
+//	kesuctl streams [--replicas 3 --max-bytes 10GiB --nats-url nats://… --creds …]
 //
 // It talks to intake at KESU_INTAKE_ADDR (default 127.0.0.1:7101) and signs its
 // token with KESU_AUTH_HMAC_KEY, or the dev key devstack keeps in .data/dev.env.
@@ -51,7 +52,8 @@ const usage = `usage: kesuctl COMMAND [flags]
   token     print a dev bearer token
   file      file a complaint
   get       show a complaint (from the intake projection)
-  timeline  show a complaint's events (from its stream)`
+  timeline  show a complaint's events (from its stream)
+  streams   create or update the JetStream streams (the chart's stream-setup job)`
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "file":
 		return file(ctx, fs, args, addr, role, tier, sub)
+	case "streams":
+		return streams(ctx, fs, args)
 	case "get", "timeline":
 		lang := fs.String("lang", "zh-CN", "language of the summaries (zh-CN or en)")
 		if err := fs.Parse(args); err != nil {
