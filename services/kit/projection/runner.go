@@ -13,13 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/kesu315/kesu/services/kit/eventstore"
+	"github.com/kesu315/kesu/services/kit/pull"
 )
 
 // Handler applies events to a projection's tables.
@@ -308,49 +308,10 @@ func (r *Runner) loop(ctx context.Context, conn *pgxpool.Conn) error {
 	return nil
 }
 
-// fetch returns the next batch without waiting to fill it: whatever is
-// pending, at once; when nothing is, it blocks until the first event arrives
-// (or MaxWait passes) and takes what came with it. A plain Fetch of BatchSize
-// would hold a lone event until the batch filled or MaxWait ran out, and a
-// complaint would appear in its queue seconds late on a quiet floor.
+// fetch takes the next batch without waiting to fill it, so a lone event is
+// projected at once.
 func (r *Runner) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	msgs, err := collect(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(r.cfg.BatchSize) })
-	if err != nil || len(msgs) > 0 {
-		return msgs, err
-	}
-	fctx, cancel := context.WithTimeout(ctx, r.cfg.MaxWait)
-	defer cancel()
-	msgs, err = collect(ctx, func() (jetstream.MessageBatch, error) { return cons.Fetch(1, jetstream.FetchContext(fctx)) })
-	if err != nil || len(msgs) == 0 || r.cfg.BatchSize == 1 {
-		return msgs, err
-	}
-	more, err := collect(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(r.cfg.BatchSize - 1) })
-	if err != nil {
-		// The first event is in hand; process it, the rest comes next round.
-		return msgs, nil
-	}
-	return append(msgs, more...), nil
-}
-
-func collect(ctx context.Context, fetch func() (jetstream.MessageBatch, error)) ([]jetstream.Msg, error) {
-	batch, err := fetch()
-	if err != nil {
-		return nil, err
-	}
-	var msgs []jetstream.Msg
-	for m := range batch.Messages() {
-		msgs = append(msgs, m)
-	}
-	err = batch.Error()
-	switch {
-	case err == nil, len(msgs) > 0:
-		// Messages in hand are processed even if the fetch ended early.
-		return msgs, nil
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		return nil, nil
-	default:
-		return nil, err
-	}
+	return pull.Fetch(ctx, cons, r.cfg.BatchSize, r.cfg.MaxWait)
 }
 
 type delivered struct {

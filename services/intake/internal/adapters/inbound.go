@@ -25,6 +25,7 @@ import (
 	"github.com/kesu315/kesu/services/kit/auth"
 	"github.com/kesu315/kesu/services/kit/clock"
 	"github.com/kesu315/kesu/services/kit/eventstore"
+	"github.com/kesu315/kesu/services/kit/pull"
 	"github.com/kesu315/kesu/services/kit/telemetry"
 )
 
@@ -285,45 +286,10 @@ func (in *Inbound) Run(ctx context.Context) error {
 	}
 }
 
-// fetch returns up to n messages without waiting to fill the batch: what is
-// pending at once, or else the first to arrive within MaxWait with whatever
-// came along, so a lone complaint is filed at once on a quiet stream.
+// fetch returns up to n messages without waiting to fill the batch, so a lone
+// complaint is filed at once on a quiet stream.
 func (in *Inbound) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]jetstream.Msg, error) {
-	msgs, err := collectMsgs(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(n) })
-	if err != nil || len(msgs) > 0 {
-		return msgs, err
-	}
-	fctx, cancel := context.WithTimeout(ctx, in.cfg.MaxWait)
-	defer cancel()
-	msgs, err = collectMsgs(ctx, func() (jetstream.MessageBatch, error) { return cons.Fetch(1, jetstream.FetchContext(fctx)) })
-	if err != nil || len(msgs) == 0 || n == 1 {
-		return msgs, err
-	}
-	more, err := collectMsgs(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(n - 1) })
-	if err != nil {
-		return msgs, nil // the first is in hand; the rest come next round
-	}
-	return append(msgs, more...), nil
-}
-
-func collectMsgs(ctx context.Context, fetch func() (jetstream.MessageBatch, error)) ([]jetstream.Msg, error) {
-	batch, err := fetch()
-	if err != nil {
-		return nil, err
-	}
-	var msgs []jetstream.Msg
-	for m := range batch.Messages() {
-		msgs = append(msgs, m)
-	}
-	err = batch.Error()
-	switch {
-	case err == nil, len(msgs) > 0:
-		return msgs, nil
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		return nil, nil
-	default:
-		return nil, err
-	}
+	return pull.Fetch(ctx, cons, n, in.cfg.MaxWait)
 }
 
 // handle files one message, dead-letters it, or schedules its redelivery.
