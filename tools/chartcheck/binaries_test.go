@@ -36,7 +36,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // Dockerfile still says so, then builds the same way.
 const (
 	dockerCGO   = "CGO_ENABLED=0"
-	dockerBuild = "go build -trimpath -ldflags='-s -w'"
+	dockerBuild = `go build -trimpath -ldflags="-s -w -X github.com/kesu315/kesu/services/kit/service.Version=${VERSION}"`
+	// imageVersion stands for the VERSION build argument.
+	imageVersion = "9.9.9-chartcheck"
 )
 
 // images are the main packages build/Dockerfile builds (`make images`).
@@ -67,7 +69,7 @@ func buildImages(t *testing.T) map[string]string {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	out := t.TempDir()
-	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out + string(filepath.Separator)}
+	args := []string{"build", "-trimpath", "-ldflags=-s -w -X github.com/kesu315/kesu/services/kit/service.Version=" + imageVersion, "-o", out + string(filepath.Separator)}
 	for _, img := range images {
 		args = append(args, "./"+img)
 	}
@@ -310,6 +312,9 @@ func TestImagesRunOnTheChartsEnvironment(t *testing.T) {
 				t.Fatalf("gRPC health (the probes' check) = %v, %v\n%s", st, err, p.Logs())
 			}
 			waitReady(t, ctx, "http://"+p.HTTPAddr+"/readyz", p)
+			if !strings.Contains(p.Logs(), `"version":"`+imageVersion+`"`) {
+				t.Fatalf("the image's VERSION is not what the binary reports:\n%s", p.Logs())
+			}
 			grace := time.Duration(ptrOr(pod.TerminationGracePeriodSeconds, 30)) * time.Second
 			sctx, scancel := context.WithTimeout(ctx, grace)
 			defer scancel()

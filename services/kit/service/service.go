@@ -346,7 +346,18 @@ func stopHTTP(s *http.Server, log *slog.Logger) {
 	}
 }
 
+// Version is the release a binary reports in its logs and telemetry. Images
+// set it at link time (build/Dockerfile):
+//
+//	go build -ldflags "-X github.com/kesu315/kesu/services/kit/service.Version=1.4.0"
+//
+// Empty, the module version and VCS revision from the build info are used.
+var Version string
+
 func buildVersion() string {
+	if Version != "" {
+		return Version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
