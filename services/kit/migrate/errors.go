@@ -3,6 +3,8 @@ package migrate
 import "errors"
 
 var (
+	// ErrNested is wrapped when the migration files sit in a subdirectory.
+	ErrNested = errors.New("migrations in a subdirectory")
 	// ErrBadFileName is wrapped when a .sql file is not named NNNN_name.sql.
 	ErrBadFileName = errors.New("migration file name must be NNNN_name.sql")
 	// ErrDuplicateVersion is wrapped when two files carry the same version.

@@ -46,6 +46,14 @@ func Load(fsys fs.FS) ([]Migration, error) {
 	seen := map[int64]string{}
 	for _, e := range entries {
 		name := e.Name()
+		if e.IsDir() {
+			// An embed.FS keeps its directory: files under migrations/ are
+			// not at the root. Applying nothing would look like success.
+			if sub, _ := fs.Glob(fsys, name+"/*.sql"); len(sub) > 0 {
+				return nil, fmt.Errorf("migrate: the .sql files are in %s/, not at the root: pass fs.Sub(fsys, %q): %w", name, name, ErrNested)
+			}
+			continue
+		}
 		if e.IsDir() || len(name) < 4 || name[len(name)-4:] != ".sql" {
 			continue
 		}

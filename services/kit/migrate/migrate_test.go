@@ -191,3 +191,10 @@ func TestSchemasAreIndependent(t *testing.T) {
 		t.Fatalf("%d items tables, want one per schema", n)
 	}
 }
+
+func TestFilesInASubdirectoryAreAnErrorNotANoOp(t *testing.T) {
+	_, err := migrate.Load(files("migrations/0001_init.sql", "CREATE TABLE t (id int);"))
+	if !errors.Is(err, migrate.ErrNested) || !strings.Contains(err.Error(), `fs.Sub(fsys, "migrations")`) {
+		t.Fatalf("Load = %v, want ErrNested telling to use fs.Sub", err)
+	}
+}
