@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kesu315/kesu/services/kit/backoff"
 )
 
 // Log is what Decide needs of a store: *Store, or a service's narrower port
@@ -52,9 +54,9 @@ func Decide(ctx context.Context, s Log, complaintID string, decide DecideFunc, o
 	if attempts <= 0 {
 		attempts = 10
 	}
-	var bo backoff
+	var bo backoff.Backoff
 	if opts.MaxBackoff > 0 {
-		bo.max = opts.MaxBackoff
+		bo.Max = opts.MaxBackoff
 	}
 	var lastErr error
 	for range attempts {
@@ -81,7 +83,7 @@ func Decide(ctx context.Context, s Log, complaintID string, decide DecideFunc, o
 			return nil, err
 		}
 		lastErr = err
-		if werr := bo.wait(ctx); werr != nil {
+		if werr := bo.Wait(ctx); werr != nil {
 			return nil, fmt.Errorf("eventstore: decide on complaint %s: %w (last: %w)", complaintID, werr, lastErr)
 		}
 	}

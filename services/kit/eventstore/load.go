@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kesu315/kesu/services/kit/backoff"
 )
 
 // Headers the server adds to direct-get replies.
@@ -46,7 +48,7 @@ func (s *Store) LoadAfter(ctx context.Context, complaintID string, afterSeq uint
 	}
 	records := []Record{}
 	next := afterSeq + 1
-	var bo backoff
+	var bo backoff.Backoff
 	retries := 0
 	for {
 		page, more, err := s.loadPage(ctx, subject, next)
@@ -56,7 +58,7 @@ func (s *Store) LoadAfter(ctx context.Context, complaintID string, afterSeq uint
 			}
 			if isTransient(err) && retries < s.opts.MaxRetries {
 				retries++
-				if werr := bo.wait(ctx); werr != nil {
+				if werr := bo.Wait(ctx); werr != nil {
 					return nil, fmt.Errorf("eventstore: load complaint %s: %w", complaintID, werr)
 				}
 				continue

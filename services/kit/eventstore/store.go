@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/kesu315/kesu/services/kit/backoff"
 )
 
 // Headers of the JetStream protocol the store sets or reads.
@@ -156,7 +157,7 @@ func (s *Store) Append(ctx context.Context, complaintID string, expectedSeq uint
 	}
 	msgs := buildMsgs(subject, expectedSeq, events)
 
-	var bo backoff
+	var bo backoff.Backoff
 	transient, inFlight := 0, 0
 	for {
 		ack, err := s.publish(ctx, msgs)
@@ -180,7 +181,7 @@ func (s *Store) Append(ctx context.Context, complaintID string, expectedSeq uint
 			if lerr != nil {
 				if isTransient(lerr) && transient < s.opts.MaxRetries {
 					transient++
-					if werr := bo.wait(ctx); werr != nil {
+					if werr := bo.Wait(ctx); werr != nil {
 						return Appended{}, fmt.Errorf("eventstore: append to complaint %s: %w", complaintID, werr)
 					}
 					continue
@@ -201,7 +202,7 @@ func (s *Store) Append(ctx context.Context, complaintID string, expectedSeq uint
 				// the expectation yet, so ask again: the answer becomes a
 				// definite success or conflict once that write settles.
 				inFlight++
-				if werr := bo.wait(ctx); werr != nil {
+				if werr := bo.Wait(ctx); werr != nil {
 					return Appended{}, fmt.Errorf("eventstore: append to complaint %s: %w", complaintID, werr)
 				}
 				continue
@@ -214,7 +215,7 @@ func (s *Store) Append(ctx context.Context, complaintID string, expectedSeq uint
 				return Appended{}, fmt.Errorf("%w: append to complaint %s after %d retries: %w", ErrUnavailable, complaintID, transient, err)
 			}
 			transient++
-			if werr := bo.wait(ctx); werr != nil {
+			if werr := bo.Wait(ctx); werr != nil {
 				return Appended{}, fmt.Errorf("eventstore: append to complaint %s: %w", complaintID, werr)
 			}
 		default:
@@ -511,30 +512,4 @@ func isTransient(err error) bool {
 		return true
 	}
 	return false
-}
-
-// backoff waits with full jitter, doubling from 2ms up to max (default
-// 256ms), so contending writers spread out instead of colliding again in
-// lockstep.
-type backoff struct {
-	n   int
-	max time.Duration
-}
-
-func (b *backoff) wait(ctx context.Context) error {
-	limit := b.max
-	if limit <= 0 {
-		limit = 256 * time.Millisecond
-	}
-	ceil := min(2*time.Millisecond<<min(b.n, 16), limit)
-	b.n++
-	d := time.Duration(rand.Int64N(int64(ceil))) + 500*time.Microsecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

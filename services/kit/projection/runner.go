@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/kesu315/kesu/services/kit/backoff"
 	"github.com/kesu315/kesu/services/kit/eventstore"
 	"github.com/kesu315/kesu/services/kit/pull"
 )
@@ -162,7 +162,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	wg.Go(func() { r.pollLag(lagCtx) })
 	defer func() { stopLag(); wg.Wait() }()
 
-	bo := backoff{min: r.retryMin, max: r.retryMax}
+	bo := backoff.Backoff{Min: r.retryMin, Max: r.retryMax}
 	for {
 		err := r.lead(ctx, func(conn *pgxpool.Conn) error { return r.loop(ctx, conn) })
 		if ctx.Err() != nil {
@@ -174,7 +174,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		r.fail(ctx, "session", err)
-		if bo.wait(ctx) != nil {
+		if bo.Wait(ctx) != nil {
 			return nil
 		}
 	}
@@ -258,7 +258,7 @@ func (r *Runner) loop(ctx context.Context, conn *pgxpool.Conn) error {
 	if err != nil {
 		return err
 	}
-	bo := backoff{min: r.retryMin, max: r.retryMax}
+	bo := backoff.Backoff{Min: r.retryMin, Max: r.retryMax}
 	for ctx.Err() == nil {
 		msgs, err := r.fetch(ctx, cons)
 		if err != nil {
@@ -272,7 +272,7 @@ func (r *Runner) loop(ctx context.Context, conn *pgxpool.Conn) error {
 				}
 				continue
 			}
-			if bo.wait(ctx) != nil {
+			if bo.Wait(ctx) != nil {
 				return nil
 			}
 			continue
@@ -284,7 +284,7 @@ func (r *Runner) loop(ctx context.Context, conn *pgxpool.Conn) error {
 		var crash crashError
 		switch {
 		case err == nil:
-			bo.reset()
+			bo.Reset()
 		case errors.As(err, &crash):
 			return err
 		case errors.Is(err, errResync):
@@ -300,7 +300,7 @@ func (r *Runner) loop(ctx context.Context, conn *pgxpool.Conn) error {
 			// Nak without delay: redeliveries are served before new
 			// messages, which keeps the next batch in stream order.
 			nakAll(msgs)
-			if bo.wait(ctx) != nil {
+			if bo.Wait(ctx) != nil {
 				return nil
 			}
 		}
@@ -482,27 +482,3 @@ func (r *Runner) fail(ctx context.Context, stage string, err error) {
 func (r *Runner) count(ctx context.Context, stage string) {
 	r.m.errors.Add(ctx, 1, metric.WithAttributeSet(r.m.attrs), metric.WithAttributes(attribute.String("stage", stage)))
 }
-
-// backoff is capped exponential backoff with jitter.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) wait(ctx context.Context) error {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	d := b.cur/2 + rand.N(b.cur/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func (b *backoff) reset() { b.cur = 0 }

@@ -23,6 +23,7 @@ import (
 	"github.com/kesu315/kesu/services/intake/internal/app"
 	"github.com/kesu315/kesu/services/intake/internal/domain"
 	"github.com/kesu315/kesu/services/kit/auth"
+	"github.com/kesu315/kesu/services/kit/backoff"
 	"github.com/kesu315/kesu/services/kit/clock"
 	"github.com/kesu315/kesu/services/kit/eventstore"
 	"github.com/kesu315/kesu/services/kit/pull"
@@ -220,7 +221,7 @@ func (in *Inbound) ConsumerConfig() jetstream.ConsumerConfig {
 // Run handles messages until ctx is cancelled, then lets the messages in
 // hand finish and returns nil. NATS being unavailable is logged and retried.
 func (in *Inbound) Run(ctx context.Context) error {
-	bo := retryBackoff{min: in.cfg.RetryMin, max: in.cfg.RetryMax}
+	bo := backoff.Backoff{Min: in.cfg.RetryMin, Max: in.cfg.RetryMax}
 	var cons jetstream.Consumer
 	for cons == nil {
 		var err error
@@ -229,12 +230,12 @@ func (in *Inbound) Run(ctx context.Context) error {
 				return nil
 			}
 			in.log.Error("cannot create the inbound consumer; retrying", "stream", eventstore.StreamInbound, "err", err)
-			if bo.wait(ctx) != nil {
+			if bo.Wait(ctx) != nil {
 				return nil
 			}
 		}
 	}
-	bo.reset()
+	bo.Reset()
 
 	// slots bounds the messages in hand; the loop fetches only as many as
 	// are free, so none waits in a local buffer while its AckWait runs.
@@ -271,7 +272,7 @@ func (in *Inbound) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case err == nil:
-			bo.reset()
+			bo.Reset()
 		default:
 			in.log.Error("inbound fetch failed; retrying", "err", err)
 			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
@@ -279,7 +280,7 @@ func (in *Inbound) Run(ctx context.Context) error {
 					cons = c
 				}
 			}
-			if bo.wait(ctx) != nil {
+			if bo.Wait(ctx) != nil {
 				return nil
 			}
 		}
@@ -511,26 +512,3 @@ func headerValue(s string) string {
 	}
 	return s
 }
-
-// retryBackoff is capped exponential backoff with jitter.
-type retryBackoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *retryBackoff) wait(ctx context.Context) error {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	t := time.NewTimer(b.cur/2 + rand.N(b.cur/2+1))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func (b *retryBackoff) reset() { b.cur = 0 }
