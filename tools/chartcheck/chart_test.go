@@ -122,16 +122,6 @@ func deployments(r Rendered) []*appsv1.Deployment {
 	return out
 }
 
-func jobs(r Rendered) map[string]*batchv1.Job {
-	out := map[string]*batchv1.Job{}
-	for _, o := range r.all() {
-		if j, ok := o.Decoded.(*batchv1.Job); ok {
-			out[j.Name] = j
-		}
-	}
-	return out
-}
-
 func checkPodSecurity(t *testing.T, r Rendered) {
 	for where, pt := range podSpecs(r) {
 		ps := pt.Spec

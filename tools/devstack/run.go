@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -100,7 +99,8 @@ func run(ctx context.Context, args []string) error {
 				log.Error("stop PostgreSQL", "err", err)
 			}
 		}()
-		if err := ensureDatabase(ctx, cluster); err != nil {
+		// An existing database (a second run) is not an error.
+		if err := cluster.CreateDatabase(ctx, database); err != nil {
 			return err
 		}
 		dbURL = cluster.URL(database)
@@ -264,22 +264,6 @@ func portFree(port int) bool {
 	}
 	l.Close()
 	return true
-}
-
-func ensureDatabase(ctx context.Context, c *pgcluster.Cluster) error {
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
-	if err != nil {
-		return fmt.Errorf("connect PostgreSQL: %w", err)
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", database).Scan(&exists); err != nil {
-		return err
-	}
-	if exists {
-		return nil
-	}
-	return c.CreateDatabase(ctx, database)
 }
 
 func ensureStreams(ctx context.Context, url string) error {

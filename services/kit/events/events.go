@@ -43,16 +43,6 @@ func TypeOf(ev *complaintv1.Event) string {
 	return string(fd.Message().Name())
 }
 
-// Types lists every event type of the contract, in field order.
-func Types() []string {
-	fields := payloadField.Fields()
-	out := make([]string, 0, fields.Len())
-	for i := 0; i < fields.Len(); i++ {
-		out = append(out, string(fields.Get(i).Message().Name()))
-	}
-	return out
-}
-
 // Envelope holds the envelope fields shared by the events of one command.
 type Envelope struct {
 	ComplaintID   string
@@ -121,19 +111,6 @@ func Encode(ev *complaintv1.Event) (eventstore.Event, error) {
 		return eventstore.Event{}, fmt.Errorf("encode %s: %w", typ, err)
 	}
 	return eventstore.Event{ID: ev.GetEventId(), Type: typ, Schema: SchemaVersion, Data: data}, nil
-}
-
-// EncodeAll encodes several envelopes, stopping at the first error.
-func EncodeAll(evs ...*complaintv1.Event) ([]eventstore.Event, error) {
-	out := make([]eventstore.Event, 0, len(evs))
-	for _, ev := range evs {
-		e, err := Encode(ev)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }
 
 // Decode parses a stored record back into the envelope, checking that the type

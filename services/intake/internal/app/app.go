@@ -183,17 +183,6 @@ type FileResult struct {
 	Classification *complaintv1.ComplaintClassified
 }
 
-func (s *Service) firstSeq(ctx context.Context, complaintID string) (uint64, error) {
-	recs, err := s.store.Load(ctx, complaintID)
-	if err != nil {
-		return 0, fmt.Errorf("load complaint %s: %w", complaintID, err)
-	}
-	if len(recs) == 0 {
-		return 0, fmt.Errorf("complaint %s: conflict on filing but no history", complaintID)
-	}
-	return recs[0].StreamSeq, nil
-}
-
 // customerRefFromPhone derives a stable pseudonymous ref from the digits of a
 // phone number, so "138 0000 1234" and "+86 13800001234" are one customer.
 func (s *Service) customerRefFromPhone(shopID, phone string) string {
