@@ -43,7 +43,15 @@ func yuan(fen int64) string {
 
 // ChannelName is the display name of a channel.
 func ChannelName(c complaintv1.Channel, l Lang) string {
-	names := map[complaintv1.Channel][2]string{
+	n, ok := channelNames[c]
+	if !ok {
+		return pick(l, "未知渠道", "unknown channel")
+	}
+	return pick(l, n[0], n[1])
+}
+
+var (
+	channelNames = map[complaintv1.Channel][2]string{
 		complaintv1.Channel_CHANNEL_ONLINE_CHAT:             {"在线客服", "online chat"},
 		complaintv1.Channel_CHANNEL_HOTLINE_400:             {"400热线", "400 hotline"},
 		complaintv1.Channel_CHANNEL_EMAIL:                   {"邮件", "e-mail"},
@@ -55,14 +63,6 @@ func ChannelName(c complaintv1.Channel, l Lang) string {
 		complaintv1.Channel_CHANNEL_IN_STORE:                {"门店", "in store"},
 		complaintv1.Channel_CHANNEL_OTHER:                   {"其他", "other"},
 	}
-	n, ok := names[c]
-	if !ok {
-		return pick(l, "未知渠道", "unknown channel")
-	}
-	return pick(l, n[0], n[1])
-}
-
-var (
 	severityNames = map[complaintv1.Severity][2]string{
 		complaintv1.Severity_SEVERITY_NORMAL: {"一般", "normal"},
 		complaintv1.Severity_SEVERITY_HIGH:   {"较高", "high"},
