@@ -732,6 +732,8 @@ const (
 	EscalationTrigger_ESCALATION_TRIGGER_BROKEN_PROMISE  EscalationTrigger = 5
 	EscalationTrigger_ESCALATION_TRIGGER_DISSATISFIED    EscalationTrigger = 6
 	EscalationTrigger_ESCALATION_TRIGGER_MANUAL          EscalationTrigger = 7
+	// A risk signal (315 / media threat) found by classification.
+	EscalationTrigger_ESCALATION_TRIGGER_SIGNAL EscalationTrigger = 8
 )
 
 // Enum value maps for EscalationTrigger.
@@ -745,6 +747,7 @@ var (
 		5: "ESCALATION_TRIGGER_BROKEN_PROMISE",
 		6: "ESCALATION_TRIGGER_DISSATISFIED",
 		7: "ESCALATION_TRIGGER_MANUAL",
+		8: "ESCALATION_TRIGGER_SIGNAL",
 	}
 	EscalationTrigger_value = map[string]int32{
 		"ESCALATION_TRIGGER_UNSPECIFIED":     0,
@@ -755,6 +758,7 @@ var (
 		"ESCALATION_TRIGGER_BROKEN_PROMISE":  5,
 		"ESCALATION_TRIGGER_DISSATISFIED":    6,
 		"ESCALATION_TRIGGER_MANUAL":          7,
+		"ESCALATION_TRIGGER_SIGNAL":          8,
 	}
 )
 
@@ -954,6 +958,10 @@ const (
 	CloseReason_CLOSE_REASON_NO_FOLLOW_UP_NEEDED CloseReason = 3
 	CloseReason_CLOSE_REASON_WITHDRAWN           CloseReason = 4
 	CloseReason_CLOSE_REASON_ADMINISTRATIVE      CloseReason = 5
+	// The follow-up found the customer neither satisfied nor dissatisfied.
+	CloseReason_CLOSE_REASON_NEUTRAL CloseReason = 6
+	// The customer refused the follow-up call.
+	CloseReason_CLOSE_REASON_REFUSED CloseReason = 7
 )
 
 // Enum value maps for CloseReason.
@@ -965,6 +973,8 @@ var (
 		3: "CLOSE_REASON_NO_FOLLOW_UP_NEEDED",
 		4: "CLOSE_REASON_WITHDRAWN",
 		5: "CLOSE_REASON_ADMINISTRATIVE",
+		6: "CLOSE_REASON_NEUTRAL",
+		7: "CLOSE_REASON_REFUSED",
 	}
 	CloseReason_value = map[string]int32{
 		"CLOSE_REASON_UNSPECIFIED":         0,
@@ -973,6 +983,8 @@ var (
 		"CLOSE_REASON_NO_FOLLOW_UP_NEEDED": 3,
 		"CLOSE_REASON_WITHDRAWN":           4,
 		"CLOSE_REASON_ADMINISTRATIVE":      5,
+		"CLOSE_REASON_NEUTRAL":             6,
+		"CLOSE_REASON_REFUSED":             7,
 	}
 )
 
@@ -4044,7 +4056,12 @@ type DeadlineBreached struct {
 	BreachedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=breached_at,json=breachedAt" json:"breached_at,omitempty"`
 	Target     *durationpb.Duration   `protobuf:"bytes,5,opt,name=target" json:"target,omitempty"`
 	// Set for promise clocks.
-	PromiseId     string `protobuf:"bytes,6,opt,name=promise_id,json=promiseId" json:"promise_id,omitempty"`
+	PromiseId string `protobuf:"bytes,6,opt,name=promise_id,json=promiseId" json:"promise_id,omitempty"`
+	// Which run of the clock breached (a clock restarts, e.g. next response after
+	// each repeat contact): (deadline_id, generation) names one breach.
+	Generation int64 `protobuf:"varint,7,opt,name=generation" json:"generation,omitempty"`
+	// The shop's ladder level the complaint was at when the clock breached.
+	LevelId       string `protobuf:"bytes,8,opt,name=level_id,json=levelId" json:"level_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4121,6 +4138,20 @@ func (x *DeadlineBreached) GetPromiseId() string {
 	return ""
 }
 
+func (x *DeadlineBreached) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *DeadlineBreached) GetLevelId() string {
+	if x != nil {
+		return x.LevelId
+	}
+	return ""
+}
+
 // ComplaintEscalated moves the complaint on the ladder (down too, when a
 // supervisor de-escalates: to_level < from_level).
 type ComplaintEscalated struct {
@@ -4130,7 +4161,16 @@ type ComplaintEscalated struct {
 	Trigger   EscalationTrigger      `protobuf:"varint,3,opt,name=trigger,enum=kesu.complaint.v1.EscalationTrigger" json:"trigger,omitempty"`
 	Reason    string                 `protobuf:"bytes,4,opt,name=reason" json:"reason,omitempty"`
 	// The queue of the new level (routing re-routes there).
-	Queue         string `protobuf:"bytes,5,opt,name=queue" json:"queue,omitempty"`
+	Queue string `protobuf:"bytes,5,opt,name=queue" json:"queue,omitempty"`
+	// The policy's ladder level ids (the ladder is configurable; the enum names
+	// the four standard rungs).
+	FromLevelId string `protobuf:"bytes,6,opt,name=from_level_id,json=fromLevelId" json:"from_level_id,omitempty"`
+	ToLevelId   string `protobuf:"bytes,7,opt,name=to_level_id,json=toLevelId" json:"to_level_id,omitempty"`
+	// The event that caused it (breach, classification, transfer, …); empty for manual.
+	CauseEventId string `protobuf:"bytes,8,opt,name=cause_event_id,json=causeEventId" json:"cause_event_id,omitempty"`
+	// Set when a breached clock caused it.
+	DeadlineId    string    `protobuf:"bytes,9,opt,name=deadline_id,json=deadlineId" json:"deadline_id,omitempty"`
+	Clock         ClockKind `protobuf:"varint,10,opt,name=clock,enum=kesu.complaint.v1.ClockKind" json:"clock,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4200,11 +4240,51 @@ func (x *ComplaintEscalated) GetQueue() string {
 	return ""
 }
 
+func (x *ComplaintEscalated) GetFromLevelId() string {
+	if x != nil {
+		return x.FromLevelId
+	}
+	return ""
+}
+
+func (x *ComplaintEscalated) GetToLevelId() string {
+	if x != nil {
+		return x.ToLevelId
+	}
+	return ""
+}
+
+func (x *ComplaintEscalated) GetCauseEventId() string {
+	if x != nil {
+		return x.CauseEventId
+	}
+	return ""
+}
+
+func (x *ComplaintEscalated) GetDeadlineId() string {
+	if x != nil {
+		return x.DeadlineId
+	}
+	return ""
+}
+
+func (x *ComplaintEscalated) GetClock() ClockKind {
+	if x != nil {
+		return x.Clock
+	}
+	return ClockKind_CLOCK_KIND_UNSPECIFIED
+}
+
 // RiskFlagged raises a risk found after filing.
 type RiskFlagged struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Signal        *RiskSignal            `protobuf:"bytes,1,opt,name=signal" json:"signal,omitempty"`
-	Severity      Severity               `protobuf:"varint,2,opt,name=severity,enum=kesu.complaint.v1.Severity" json:"severity,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Signal   *RiskSignal            `protobuf:"bytes,1,opt,name=signal" json:"signal,omitempty"`
+	Severity Severity               `protobuf:"varint,2,opt,name=severity,enum=kesu.complaint.v1.Severity" json:"severity,omitempty"`
+	// Set when an SLA clock reached its warning point (signal code "sla_at_risk").
+	DeadlineId    string                 `protobuf:"bytes,3,opt,name=deadline_id,json=deadlineId" json:"deadline_id,omitempty"`
+	Clock         ClockKind              `protobuf:"varint,4,opt,name=clock,enum=kesu.complaint.v1.ClockKind" json:"clock,omitempty"`
+	DueAt         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=due_at,json=dueAt" json:"due_at,omitempty"`
+	Generation    int64                  `protobuf:"varint,6,opt,name=generation" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4253,6 +4333,34 @@ func (x *RiskFlagged) GetSeverity() Severity {
 	return Severity_SEVERITY_UNSPECIFIED
 }
 
+func (x *RiskFlagged) GetDeadlineId() string {
+	if x != nil {
+		return x.DeadlineId
+	}
+	return ""
+}
+
+func (x *RiskFlagged) GetClock() ClockKind {
+	if x != nil {
+		return x.Clock
+	}
+	return ClockKind_CLOCK_KIND_UNSPECIFIED
+}
+
+func (x *RiskFlagged) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
+func (x *RiskFlagged) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
 // PromiseBroken records an agent's promise that ran past due.
 type PromiseBroken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -4260,6 +4368,8 @@ type PromiseBroken struct {
 	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
 	DueAt         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=due_at,json=dueAt" json:"due_at,omitempty"`
 	Description   string                 `protobuf:"bytes,4,opt,name=description" json:"description,omitempty"`
+	DeadlineId    string                 `protobuf:"bytes,5,opt,name=deadline_id,json=deadlineId" json:"deadline_id,omitempty"`
+	Generation    int64                  `protobuf:"varint,6,opt,name=generation" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4320,6 +4430,20 @@ func (x *PromiseBroken) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *PromiseBroken) GetDeadlineId() string {
+	if x != nil {
+		return x.DeadlineId
+	}
+	return ""
+}
+
+func (x *PromiseBroken) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
 }
 
 // FollowUpScheduled plans a follow-up call (回访).
@@ -4409,6 +4533,11 @@ type FollowUpAttempted struct {
 	Channel    Channel                `protobuf:"varint,5,opt,name=channel,enum=kesu.complaint.v1.Channel" json:"channel,omitempty"`
 	// The next attempt, when one is planned.
 	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=next_attempt_at,json=nextAttemptAt" json:"next_attempt_at,omitempty"`
+	// Whether a return / refund customer kept the item, when the call found out.
+	Retention Retention `protobuf:"varint,7,opt,name=retention,enum=kesu.complaint.v1.Retention" json:"retention,omitempty"`
+	// The last attempt ran out without an answer: the complaint closes
+	// (ComplaintClosed NO_ANSWER) once close_at passes without an answer.
+	CloseAt       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=close_at,json=closeAt" json:"close_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4485,6 +4614,20 @@ func (x *FollowUpAttempted) GetNextAttemptAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *FollowUpAttempted) GetRetention() Retention {
+	if x != nil {
+		return x.Retention
+	}
+	return Retention_RETENTION_UNSPECIFIED
+}
+
+func (x *FollowUpAttempted) GetCloseAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CloseAt
+	}
+	return nil
+}
+
 // SatisfactionRecorded records a satisfaction answer (call or survey).
 type SatisfactionRecorded struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -4496,7 +4639,9 @@ type SatisfactionRecorded struct {
 	Personal *Sealed `protobuf:"bytes,4,opt,name=personal" json:"personal,omitempty"`
 	Channel  Channel `protobuf:"varint,5,opt,name=channel,enum=kesu.complaint.v1.Channel" json:"channel,omitempty"`
 	// The survey's id in the system it came from; idempotency key.
-	Survey        *ExternalRef `protobuf:"bytes,6,opt,name=survey" json:"survey,omitempty"`
+	Survey *ExternalRef `protobuf:"bytes,6,opt,name=survey" json:"survey,omitempty"`
+	// Whether a return / refund customer kept the item, when the answer says.
+	Retention     Retention `protobuf:"varint,7,opt,name=retention,enum=kesu.complaint.v1.Retention" json:"retention,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4571,6 +4716,13 @@ func (x *SatisfactionRecorded) GetSurvey() *ExternalRef {
 		return x.Survey
 	}
 	return nil
+}
+
+func (x *SatisfactionRecorded) GetRetention() Retention {
+	if x != nil {
+		return x.Retention
+	}
+	return Retention_RETENTION_UNSPECIFIED
 }
 
 // ComplaintReopened reopens a resolved or closed complaint.
@@ -4940,7 +5092,7 @@ const file_kesu_complaint_v1_events_proto_rawDesc = "" +
 	"\asummary\x18\x05 \x01(\tR\asummary\x12\x1f\n" +
 	"\vresolved_by\x18\x06 \x01(\tR\n" +
 	"resolvedBy\x12:\n" +
-	"\tretention\x18\a \x01(\x0e2\x1c.kesu.complaint.v1.RetentionR\tretention\"\xa9\x02\n" +
+	"\tretention\x18\a \x01(\x0e2\x1c.kesu.complaint.v1.RetentionR\tretention\"\xe4\x02\n" +
 	"\x10DeadlineBreached\x12\x1f\n" +
 	"\vdeadline_id\x18\x01 \x01(\tR\n" +
 	"deadlineId\x122\n" +
@@ -4950,30 +5102,53 @@ const file_kesu_complaint_v1_events_proto_rawDesc = "" +
 	"breachedAt\x121\n" +
 	"\x06target\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06target\x12\x1d\n" +
 	"\n" +
-	"promise_id\x18\x06 \x01(\tR\tpromiseId\"\x84\x02\n" +
+	"promise_id\x18\x06 \x01(\tR\tpromiseId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\a \x01(\x03R\n" +
+	"generation\x12\x19\n" +
+	"\blevel_id\x18\b \x01(\tR\alevelId\"\xc3\x03\n" +
 	"\x12ComplaintEscalated\x12A\n" +
 	"\n" +
 	"from_level\x18\x01 \x01(\x0e2\".kesu.complaint.v1.EscalationLevelR\tfromLevel\x12=\n" +
 	"\bto_level\x18\x02 \x01(\x0e2\".kesu.complaint.v1.EscalationLevelR\atoLevel\x12>\n" +
 	"\atrigger\x18\x03 \x01(\x0e2$.kesu.complaint.v1.EscalationTriggerR\atrigger\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x14\n" +
-	"\x05queue\x18\x05 \x01(\tR\x05queue\"}\n" +
+	"\x05queue\x18\x05 \x01(\tR\x05queue\x12\"\n" +
+	"\rfrom_level_id\x18\x06 \x01(\tR\vfromLevelId\x12\x1e\n" +
+	"\vto_level_id\x18\a \x01(\tR\ttoLevelId\x12$\n" +
+	"\x0ecause_event_id\x18\b \x01(\tR\fcauseEventId\x12\x1f\n" +
+	"\vdeadline_id\x18\t \x01(\tR\n" +
+	"deadlineId\x122\n" +
+	"\x05clock\x18\n" +
+	" \x01(\x0e2\x1c.kesu.complaint.v1.ClockKindR\x05clock\"\xa5\x02\n" +
 	"\vRiskFlagged\x125\n" +
 	"\x06signal\x18\x01 \x01(\v2\x1d.kesu.complaint.v1.RiskSignalR\x06signal\x127\n" +
-	"\bseverity\x18\x02 \x01(\x0e2\x1b.kesu.complaint.v1.SeverityR\bseverity\"\x9e\x01\n" +
+	"\bseverity\x18\x02 \x01(\x0e2\x1b.kesu.complaint.v1.SeverityR\bseverity\x12\x1f\n" +
+	"\vdeadline_id\x18\x03 \x01(\tR\n" +
+	"deadlineId\x122\n" +
+	"\x05clock\x18\x04 \x01(\x0e2\x1c.kesu.complaint.v1.ClockKindR\x05clock\x121\n" +
+	"\x06due_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x06 \x01(\x03R\n" +
+	"generation\"\xdf\x01\n" +
 	"\rPromiseBroken\x12\x1d\n" +
 	"\n" +
 	"promise_id\x18\x01 \x01(\tR\tpromiseId\x12\x19\n" +
 	"\bagent_id\x18\x02 \x01(\tR\aagentId\x121\n" +
 	"\x06due_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xb9\x01\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1f\n" +
+	"\vdeadline_id\x18\x05 \x01(\tR\n" +
+	"deadlineId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x06 \x01(\x03R\n" +
+	"generation\"\xb9\x01\n" +
 	"\x11FollowUpScheduled\x12 \n" +
 	"\ffollow_up_id\x18\x01 \x01(\tR\n" +
 	"followUpId\x121\n" +
 	"\x06due_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12\x14\n" +
 	"\x05queue\x18\x03 \x01(\tR\x05queue\x12!\n" +
 	"\fmax_attempts\x18\x04 \x01(\x05R\vmaxAttempts\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xa2\x02\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x95\x03\n" +
 	"\x11FollowUpAttempted\x12 \n" +
 	"\ffollow_up_id\x18\x01 \x01(\tR\n" +
 	"followUpId\x12\x18\n" +
@@ -4981,7 +5156,9 @@ const file_kesu_complaint_v1_events_proto_rawDesc = "" +
 	"\aoutcome\x18\x03 \x01(\x0e2\".kesu.complaint.v1.FollowUpOutcomeR\aoutcome\x12\x19\n" +
 	"\bagent_id\x18\x04 \x01(\tR\aagentId\x124\n" +
 	"\achannel\x18\x05 \x01(\x0e2\x1a.kesu.complaint.v1.ChannelR\achannel\x12B\n" +
-	"\x0fnext_attempt_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\"\xb8\x02\n" +
+	"\x0fnext_attempt_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12:\n" +
+	"\tretention\x18\a \x01(\x0e2\x1c.kesu.complaint.v1.RetentionR\tretention\x125\n" +
+	"\bclose_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\acloseAt\"\xf4\x02\n" +
 	"\x14SatisfactionRecorded\x12 \n" +
 	"\ffollow_up_id\x18\x01 \x01(\tR\n" +
 	"followUpId\x12C\n" +
@@ -4989,7 +5166,8 @@ const file_kesu_complaint_v1_events_proto_rawDesc = "" +
 	"\x05score\x18\x03 \x01(\x05R\x05score\x125\n" +
 	"\bpersonal\x18\x04 \x01(\v2\x19.kesu.complaint.v1.SealedR\bpersonal\x124\n" +
 	"\achannel\x18\x05 \x01(\x0e2\x1a.kesu.complaint.v1.ChannelR\achannel\x126\n" +
-	"\x06survey\x18\x06 \x01(\v2\x1e.kesu.complaint.v1.ExternalRefR\x06survey\"\x82\x01\n" +
+	"\x06survey\x18\x06 \x01(\v2\x1e.kesu.complaint.v1.ExternalRefR\x06survey\x12:\n" +
+	"\tretention\x18\a \x01(\x0e2\x1c.kesu.complaint.v1.RetentionR\tretention\"\x82\x01\n" +
 	"\x11ComplaintReopened\x12.\n" +
 	"\x03via\x18\x01 \x01(\x0e2\x1c.kesu.complaint.v1.ReopenViaR\x03via\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n" +
@@ -5080,7 +5258,7 @@ const file_kesu_complaint_v1_events_proto_rawDesc = "" +
 	"\x15RETENTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18RETENTION_NOT_APPLICABLE\x10\x01\x12\x12\n" +
 	"\x0eRETENTION_KEPT\x10\x02\x12\x16\n" +
-	"\x12RETENTION_RETURNED\x10\x03*\xac\x02\n" +
+	"\x12RETENTION_RETURNED\x10\x03*\xcb\x02\n" +
 	"\x11EscalationTrigger\x12\"\n" +
 	"\x1eESCALATION_TRIGGER_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ESCALATION_TRIGGER_BREACH\x10\x01\x12\x1f\n" +
@@ -5089,7 +5267,8 @@ const file_kesu_complaint_v1_events_proto_rawDesc = "" +
 	"\x1cESCALATION_TRIGGER_TRANSFERS\x10\x04\x12%\n" +
 	"!ESCALATION_TRIGGER_BROKEN_PROMISE\x10\x05\x12#\n" +
 	"\x1fESCALATION_TRIGGER_DISSATISFIED\x10\x06\x12\x1d\n" +
-	"\x19ESCALATION_TRIGGER_MANUAL\x10\a*\x93\x01\n" +
+	"\x19ESCALATION_TRIGGER_MANUAL\x10\a\x12\x1d\n" +
+	"\x19ESCALATION_TRIGGER_SIGNAL\x10\b*\x93\x01\n" +
 	"\x0fFollowUpOutcome\x12!\n" +
 	"\x1dFOLLOW_UP_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FOLLOW_UP_OUTCOME_REACHED\x10\x01\x12\x1f\n" +
@@ -5104,14 +5283,16 @@ const file_kesu_complaint_v1_events_proto_rawDesc = "" +
 	"\x16REOPEN_VIA_UNSPECIFIED\x10\x00\x12%\n" +
 	"!REOPEN_VIA_DISSATISFIED_FOLLOW_UP\x10\x01\x12\x1a\n" +
 	"\x16REOPEN_VIA_NEW_CONTACT\x10\x02\x12\x15\n" +
-	"\x11REOPEN_VIA_MANUAL\x10\x03*\xc6\x01\n" +
+	"\x11REOPEN_VIA_MANUAL\x10\x03*\xfa\x01\n" +
 	"\vCloseReason\x12\x1c\n" +
 	"\x18CLOSE_REASON_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CLOSE_REASON_SATISFIED\x10\x01\x12\x1a\n" +
 	"\x16CLOSE_REASON_NO_ANSWER\x10\x02\x12$\n" +
 	" CLOSE_REASON_NO_FOLLOW_UP_NEEDED\x10\x03\x12\x1a\n" +
 	"\x16CLOSE_REASON_WITHDRAWN\x10\x04\x12\x1f\n" +
-	"\x1bCLOSE_REASON_ADMINISTRATIVE\x10\x05BKZBgithub.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1;complaintv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
+	"\x1bCLOSE_REASON_ADMINISTRATIVE\x10\x05\x12\x18\n" +
+	"\x14CLOSE_REASON_NEUTRAL\x10\x06\x12\x18\n" +
+	"\x14CLOSE_REASON_REFUSED\x10\aBKZBgithub.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1;complaintv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_kesu_complaint_v1_events_proto_rawDescOnce sync.Once
@@ -5265,24 +5446,30 @@ var file_kesu_complaint_v1_events_proto_depIdxs = []int32{
 	5,  // 72: kesu.complaint.v1.ComplaintEscalated.from_level:type_name -> kesu.complaint.v1.EscalationLevel
 	5,  // 73: kesu.complaint.v1.ComplaintEscalated.to_level:type_name -> kesu.complaint.v1.EscalationLevel
 	11, // 74: kesu.complaint.v1.ComplaintEscalated.trigger:type_name -> kesu.complaint.v1.EscalationTrigger
-	35, // 75: kesu.complaint.v1.RiskFlagged.signal:type_name -> kesu.complaint.v1.RiskSignal
-	2,  // 76: kesu.complaint.v1.RiskFlagged.severity:type_name -> kesu.complaint.v1.Severity
-	58, // 77: kesu.complaint.v1.PromiseBroken.due_at:type_name -> google.protobuf.Timestamp
-	58, // 78: kesu.complaint.v1.FollowUpScheduled.due_at:type_name -> google.protobuf.Timestamp
-	12, // 79: kesu.complaint.v1.FollowUpAttempted.outcome:type_name -> kesu.complaint.v1.FollowUpOutcome
-	1,  // 80: kesu.complaint.v1.FollowUpAttempted.channel:type_name -> kesu.complaint.v1.Channel
-	58, // 81: kesu.complaint.v1.FollowUpAttempted.next_attempt_at:type_name -> google.protobuf.Timestamp
-	13, // 82: kesu.complaint.v1.SatisfactionRecorded.satisfaction:type_name -> kesu.complaint.v1.Satisfaction
-	31, // 83: kesu.complaint.v1.SatisfactionRecorded.personal:type_name -> kesu.complaint.v1.Sealed
-	1,  // 84: kesu.complaint.v1.SatisfactionRecorded.channel:type_name -> kesu.complaint.v1.Channel
-	18, // 85: kesu.complaint.v1.SatisfactionRecorded.survey:type_name -> kesu.complaint.v1.ExternalRef
-	14, // 86: kesu.complaint.v1.ComplaintReopened.via:type_name -> kesu.complaint.v1.ReopenVia
-	15, // 87: kesu.complaint.v1.ComplaintClosed.reason:type_name -> kesu.complaint.v1.CloseReason
-	88, // [88:88] is the sub-list for method output_type
-	88, // [88:88] is the sub-list for method input_type
-	88, // [88:88] is the sub-list for extension type_name
-	88, // [88:88] is the sub-list for extension extendee
-	0,  // [0:88] is the sub-list for field type_name
+	6,  // 75: kesu.complaint.v1.ComplaintEscalated.clock:type_name -> kesu.complaint.v1.ClockKind
+	35, // 76: kesu.complaint.v1.RiskFlagged.signal:type_name -> kesu.complaint.v1.RiskSignal
+	2,  // 77: kesu.complaint.v1.RiskFlagged.severity:type_name -> kesu.complaint.v1.Severity
+	6,  // 78: kesu.complaint.v1.RiskFlagged.clock:type_name -> kesu.complaint.v1.ClockKind
+	58, // 79: kesu.complaint.v1.RiskFlagged.due_at:type_name -> google.protobuf.Timestamp
+	58, // 80: kesu.complaint.v1.PromiseBroken.due_at:type_name -> google.protobuf.Timestamp
+	58, // 81: kesu.complaint.v1.FollowUpScheduled.due_at:type_name -> google.protobuf.Timestamp
+	12, // 82: kesu.complaint.v1.FollowUpAttempted.outcome:type_name -> kesu.complaint.v1.FollowUpOutcome
+	1,  // 83: kesu.complaint.v1.FollowUpAttempted.channel:type_name -> kesu.complaint.v1.Channel
+	58, // 84: kesu.complaint.v1.FollowUpAttempted.next_attempt_at:type_name -> google.protobuf.Timestamp
+	10, // 85: kesu.complaint.v1.FollowUpAttempted.retention:type_name -> kesu.complaint.v1.Retention
+	58, // 86: kesu.complaint.v1.FollowUpAttempted.close_at:type_name -> google.protobuf.Timestamp
+	13, // 87: kesu.complaint.v1.SatisfactionRecorded.satisfaction:type_name -> kesu.complaint.v1.Satisfaction
+	31, // 88: kesu.complaint.v1.SatisfactionRecorded.personal:type_name -> kesu.complaint.v1.Sealed
+	1,  // 89: kesu.complaint.v1.SatisfactionRecorded.channel:type_name -> kesu.complaint.v1.Channel
+	18, // 90: kesu.complaint.v1.SatisfactionRecorded.survey:type_name -> kesu.complaint.v1.ExternalRef
+	10, // 91: kesu.complaint.v1.SatisfactionRecorded.retention:type_name -> kesu.complaint.v1.Retention
+	14, // 92: kesu.complaint.v1.ComplaintReopened.via:type_name -> kesu.complaint.v1.ReopenVia
+	15, // 93: kesu.complaint.v1.ComplaintClosed.reason:type_name -> kesu.complaint.v1.CloseReason
+	94, // [94:94] is the sub-list for method output_type
+	94, // [94:94] is the sub-list for method input_type
+	94, // [94:94] is the sub-list for extension type_name
+	94, // [94:94] is the sub-list for extension extendee
+	0,  // [0:94] is the sub-list for field type_name
 }
 
 func init() { file_kesu_complaint_v1_events_proto_init() }
