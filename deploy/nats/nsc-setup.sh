@@ -51,7 +51,7 @@ ALLOW_SUB[intake]='_INBOX.>'
 ALLOW_PUB[routing]='complaints.*,deadletter.>,$JS.API.>,$JS.ACK.COMPLAINTS.>'
 DENY_PUB[routing]="$NO_DESTROY,$NO_STREAM_CONFIG"
 ALLOW_SUB[routing]='_INBOX.>'
-ALLOW_PUB[followup]='complaints.*,deadletter.>,$JS.API.>,$JS.ACK.COMPLAINTS.>'
+ALLOW_PUB[followup]='complaints.*,alerts.>,deadletter.>,$JS.API.>,$JS.ACK.COMPLAINTS.>,$JS.ACK.INBOUND.>'
 DENY_PUB[followup]="$NO_DESTROY,$NO_STREAM_CONFIG"
 ALLOW_SUB[followup]='_INBOX.>'
 # escalation: as routing, and raises alerts for the war room.
@@ -67,7 +67,7 @@ ALLOW_PUB[admin]='$JS.API.INFO,$JS.API.STREAM.CREATE.*,$JS.API.STREAM.UPDATE.*,$
 DENY_PUB[admin]=''
 ALLOW_SUB[admin]='_INBOX.>'
 # connector: marketplace, hotline and 12315 integrations publishing to INBOUND.
-ALLOW_PUB[connector]='inbound.complaints.>'
+ALLOW_PUB[connector]='inbound.complaints.>,inbound.surveys.>'
 DENY_PUB[connector]=''
 ALLOW_SUB[connector]='_INBOX.>'
 

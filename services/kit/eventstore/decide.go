@@ -44,11 +44,29 @@ type DecideOptions struct {
 // twice. A decide that derives ids from the command (same decision, same
 // ids) additionally makes a whole repeated command idempotent.
 func Decide(ctx context.Context, s Log, complaintID string, decide DecideFunc, opts DecideOptions) ([]Record, error) {
+	d, err := DecideResult(ctx, s, complaintID, decide, opts)
+	return d.Records, err
+}
+
+// Decided is what DecideResult reports.
+type Decided struct {
+	// Records are the appended records, as Decide returns them.
+	Records []Record
+	// Duplicate is true when the decided events were stored already, by an
+	// earlier identical decision (same event ids) that raced this one or
+	// whose acknowledgement was lost: this call stored nothing. A command
+	// deriving its event ids from itself uses it to answer "created" once.
+	Duplicate bool
+}
+
+// DecideResult is Decide that also says whether the append was a duplicate
+// (Appended.Duplicate of the final append).
+func DecideResult(ctx context.Context, s Log, complaintID string, decide DecideFunc, opts DecideOptions) (Decided, error) {
 	if s == nil || decide == nil {
-		return nil, errors.New("eventstore: decide: nil store or decide function")
+		return Decided{}, errors.New("eventstore: decide: nil store or decide function")
 	}
 	if err := ValidateComplaintID(complaintID); err != nil {
-		return nil, err
+		return Decided{}, err
 	}
 	attempts := opts.MaxAttempts
 	if attempts <= 0 {
@@ -62,14 +80,14 @@ func Decide(ctx context.Context, s Log, complaintID string, decide DecideFunc, o
 	for range attempts {
 		history, err := s.Load(ctx, complaintID)
 		if err != nil {
-			return nil, err
+			return Decided{}, err
 		}
 		events, err := decide(history)
 		if err != nil {
-			return nil, err
+			return Decided{}, err
 		}
 		if len(events) == 0 {
-			return nil, nil
+			return Decided{}, nil
 		}
 		var expected uint64
 		if len(history) > 0 {
@@ -77,17 +95,17 @@ func Decide(ctx context.Context, s Log, complaintID string, decide DecideFunc, o
 		}
 		app, err := s.Append(ctx, complaintID, expected, events...)
 		if err == nil {
-			return appendedRecords(app, events), nil
+			return Decided{Records: appendedRecords(app, events), Duplicate: app.Duplicate}, nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return nil, err
+			return Decided{}, err
 		}
 		lastErr = err
 		if werr := bo.Wait(ctx); werr != nil {
-			return nil, fmt.Errorf("eventstore: decide on complaint %s: %w (last: %w)", complaintID, werr, lastErr)
+			return Decided{}, fmt.Errorf("eventstore: decide on complaint %s: %w (last: %w)", complaintID, werr, lastErr)
 		}
 	}
-	return nil, fmt.Errorf("eventstore: decide on complaint %s: gave up after %d attempts: %w", complaintID, attempts, lastErr)
+	return Decided{}, fmt.Errorf("eventstore: decide on complaint %s: gave up after %d attempts: %w", complaintID, attempts, lastErr)
 }
 
 func appendedRecords(app Appended, events []Event) []Record {

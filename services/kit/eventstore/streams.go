@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ const (
 	SubjectComplaints = "complaints.*"
 	// SubjectInbound matches every inbound source.
 	SubjectInbound = "inbound.complaints.>"
+	// SubjectInboundSurveys matches every source's satisfaction survey
+	// results (followup consumes them; intake's filter never sees them).
+	SubjectInboundSurveys = "inbound.surveys.>"
 	// SubjectAlerts matches every alert kind.
 	SubjectAlerts = "alerts.>"
 	// SubjectDeadLetter matches every dead letter.
@@ -28,6 +32,7 @@ const (
 
 	complaintPrefix  = "complaints."
 	inboundPrefix    = "inbound.complaints."
+	surveysPrefix    = "inbound.surveys."
 	alertsPrefix     = "alerts."
 	deadLetterPrefix = "deadletter."
 )
@@ -168,7 +173,7 @@ func EnsureInbound(ctx context.Context, js jetstream.JetStream, cfg Config) (jet
 	return ensure(ctx, js, jetstream.StreamConfig{
 		Name:        StreamInbound,
 		Description: "Complaints and contacts from other systems, by source",
-		Subjects:    []string{SubjectInbound},
+		Subjects:    []string{SubjectInbound, SubjectInboundSurveys},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
@@ -234,6 +239,34 @@ func EnsureAll(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	return nil
 }
 
+// EnsureMissing creates the streams EnsureAll would that do not exist yet and
+// leaves existing ones as they are. It is for services that only read and
+// append: in production their NATS users may not change stream configuration
+// (deploy/nats/nsc-setup.sh) and the chart's stream-setup job owns it, while a
+// single install or a test still gets the streams from whichever starts first.
+// Looking a stream up needs only $JS.API.STREAM.INFO.
+func EnsureMissing(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	for _, st := range []struct {
+		name   string
+		ensure func(context.Context, jetstream.JetStream, Config) (jetstream.Stream, error)
+	}{
+		{StreamComplaints, EnsureComplaints}, {StreamInbound, EnsureInbound},
+		{StreamAlerts, EnsureAlerts}, {StreamDeadLetter, EnsureDeadLetter},
+	} {
+		_, err := js.Stream(ctx, st.name)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("eventstore: look up stream %s: %w", st.name, err)
+		}
+		if _, err := st.ensure(ctx, js, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func ensure(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.Stream, error) {
 	s, err := js.CreateOrUpdateStream(ctx, sc)
 	if err != nil {
@@ -279,6 +312,14 @@ func InboundSubject(source string) (string, error) {
 		return "", fmt.Errorf("eventstore: inbound source %q %s", source, err.Error())
 	}
 	return inboundPrefix + source, nil
+}
+
+// InboundSurveySubject is where source publishes satisfaction survey results.
+func InboundSurveySubject(source string) (string, error) {
+	if err := validateToken(source); err != nil {
+		return "", fmt.Errorf("eventstore: inbound survey source %q %s", source, err.Error())
+	}
+	return surveysPrefix + source, nil
 }
 
 // AlertSubject is the subject for alerts of kind (e.g. "media", "breach").

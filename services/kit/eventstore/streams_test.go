@@ -81,6 +81,28 @@ func TestEnsureStreamsFollowTheContract(t *testing.T) {
 	}
 }
 
+func TestEnsureMissingCreatesOnlyWhatIsMissing(t *testing.T) {
+	srv := natstest.StartServer(t)
+	js := srv.JetStream(t)
+	ctx := testContext(t, 30*time.Second)
+	// The stream-setup job made COMPLAINTS with its own size; a service that
+	// starts later must not change it (its user may not), only add what is missing.
+	if _, err := eventstore.EnsureComplaints(ctx, js, eventstore.Config{MaxBytes: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventstore.EnsureMissing(ctx, js, eventstore.Config{MaxBytes: 32 << 20}); err != nil {
+		t.Fatalf("ensure missing: %v", err)
+	}
+	if got := streamConfig(t, js, eventstore.StreamComplaints).MaxBytes; got != 64<<20 {
+		t.Fatalf("COMPLAINTS MaxBytes changed to %d", got)
+	}
+	for _, name := range []string{eventstore.StreamInbound, eventstore.StreamAlerts, eventstore.StreamDeadLetter} {
+		if _, err := js.Stream(ctx, name); err != nil {
+			t.Fatalf("%s not created: %v", name, err)
+		}
+	}
+}
+
 func TestAppendToAFullStreamFailsWithErrStoreFull(t *testing.T) {
 	srv := natstest.StartServer(t)
 	nc := srv.Connect(t)

@@ -28,7 +28,13 @@ type FollowUp struct {
 	Satisfaction         Satisfaction
 	// Queue holds the follow-up work.
 	Queue string
+	// SweepAlertBefore: this long before the aftermath phase ends, complaints
+	// still not closed raise an aftermath alert (optional; default 3 days).
+	SweepAlertBefore time.Duration
 }
+
+// DefaultSweepAlertBefore is SweepAlertBefore when the file does not set it.
+const DefaultSweepAlertBefore = 3 * 24 * time.Hour
 
 // DelayFor is how long after resolution the follow-up is due for a severity.
 func (f FollowUp) DelayFor(s Severity) time.Duration {

@@ -109,6 +109,8 @@ type Policy struct {
 	Calendar            *Calendar
 	// CustomerTypes holds the cues of the customer-type hint.
 	CustomerTypes CustomerTypes
+	// Roster is the agents from the file (optional) and the offline grace.
+	Roster Roster
 	// Digest is the hex SHA-256 of the policy file's bytes: with Version it
 	// names exactly which rules decided something (a classification records
 	// it), since the same version number is edited many times.

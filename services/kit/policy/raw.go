@@ -27,6 +27,7 @@ type rawPolicy struct {
 	Disputes            rawDisputes               `yaml:"disputes"`
 	Holidays            map[string]rawHolidayYear `yaml:"holidays"`
 	CustomerTypes       rawCustomerTypes          `yaml:"customer_types"`
+	Roster              rawRoster                 `yaml:"roster"`
 }
 
 type rawShop struct {
@@ -208,6 +209,7 @@ type rawFollowUp struct {
 	ReopenOnDissatisfied bool            `yaml:"reopen_on_dissatisfied"`
 	Satisfaction         rawSatisfaction `yaml:"satisfaction"`
 	Queue                string          `yaml:"queue"`
+	SweepAlertBefore     string          `yaml:"sweep_alert_before"`
 }
 
 type rawSatisfaction struct {

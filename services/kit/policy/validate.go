@@ -237,6 +237,7 @@ func (v *validator) policy(r *rawPolicy) *Policy {
 	v.sla(p, &r.SLA, channelIDs, categoryIDs)
 	v.escalation(p, &r.Escalation, queueIDs, signalIDs)
 	v.followUp(p, &r.FollowUp, queueIDs)
+	v.roster(p, &r.Roster, queueIDs)
 	if d, ok := v.duration("disputes.fold_window", r.Disputes.FoldWindow, true); ok {
 		p.Disputes.FoldWindow = d
 	}
@@ -1027,6 +1028,12 @@ func (v *validator) followUp(p *Policy, r *rawFollowUp, queues map[string]string
 	}
 	if v.ref("followup.queue", r.Queue, queues, "queue") {
 		f.Queue = r.Queue
+	}
+	f.SweepAlertBefore = DefaultSweepAlertBefore
+	if r.SweepAlertBefore != "" {
+		if d, ok := v.duration("followup.sweep_alert_before", r.SweepAlertBefore, true); ok {
+			f.SweepAlertBefore = d
+		}
 	}
 }
 
