@@ -18,6 +18,11 @@ const DisputesBucket = "INTAKE_DISPUTES"
 // dispute, in a JetStream key-value bucket: Create and Update with the
 // revision are compare-and-set per key, which is what makes two channels
 // reporting one dispute at the same moment agree on one complaint.
+//
+// Deprecated: FileComplaint no longer uses it; the dispute is claimed by the
+// filing's own append to a complaint id derived from the dispute (see
+// app.FileComplaint), one durable write instead of two. Kept for the
+// coordinator to remove together with the INTAKE_DISPUTES bucket.
 type DisputeIndex struct {
 	kv jetstream.KeyValue
 }

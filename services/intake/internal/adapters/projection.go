@@ -15,6 +15,7 @@ import (
 
 	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
 	intakev1 "github.com/kesu315/kesu/proto/gen/go/kesu/intake/v1"
+	"github.com/kesu315/kesu/services/intake/internal/app"
 	"github.com/kesu315/kesu/services/intake/internal/domain"
 	"github.com/kesu315/kesu/services/kit/events"
 	"github.com/kesu315/kesu/services/kit/eventstore"
@@ -287,11 +288,35 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 			batch.Queue(upsertSQL, rows[id].values()...)
 		}
 	}
+	if reqs := requestsOf(recs); len(reqs.keys) > 0 {
+		batch.Queue(insertRequestsSQL, reqs.keys, reqs.complaints, reqs.fingerprints)
+	}
 	if batch.Len() == 0 {
 		return nil
 	}
 	return tx.SendBatch(ctx, batch).Close()
 }
+
+// requestRows are the request ids a batch of events files.
+type requestRows struct{ keys, complaints, fingerprints []string }
+
+// requestsOf collects the Kesu-Request headers FileComplaint sets on the
+// first event of a filing or a folded contact.
+func requestsOf(recs []eventstore.Record) requestRows {
+	var out requestRows
+	for _, r := range recs {
+		if k := r.Header.Get(app.HeaderRequest); k != "" {
+			out.keys = append(out.keys, k)
+			out.complaints = append(out.complaints, r.ComplaintID)
+			out.fingerprints = append(out.fingerprints, r.Header.Get(app.HeaderFingerprint))
+		}
+	}
+	return out
+}
+
+// The first filing of a request id keeps it.
+const insertRequestsSQL = `INSERT INTO ` + Schema + `.requests (request_key, complaint_id, fingerprint)
+	SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[]) ON CONFLICT (request_key) DO NOTHING`
 
 var upsertSQL = func() string {
 	s := "INSERT INTO " + Schema + ".complaints (" + strings.Join(columns, ", ") + ") VALUES ("
@@ -333,14 +358,19 @@ func loadRows(ctx context.Context, q interface {
 // Reset empties the projection before a rebuild.
 func (p *Projection) Reset(ctx context.Context, tx pgx.Tx) error {
 	p.staged, p.order = map[string]*row{}, nil
-	_, err := tx.Exec(ctx, "TRUNCATE "+Schema+".complaints")
+	_, err := tx.Exec(ctx, "TRUNCATE "+Schema+".complaints, "+Schema+".requests")
 	return err
 }
 
 // Stage folds a chunk of the replay in memory.
-func (p *Projection) Stage(_ context.Context, _ pgx.Tx, recs []eventstore.Record) error {
+func (p *Projection) Stage(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
 	if p.staged == nil {
 		p.staged = map[string]*row{}
+	}
+	if reqs := requestsOf(recs); len(reqs.keys) > 0 {
+		if _, err := tx.Exec(ctx, insertRequestsSQL, reqs.keys, reqs.complaints, reqs.fingerprints); err != nil {
+			return fmt.Errorf("stage request ids: %w", err)
+		}
 	}
 	for _, rec := range recs {
 		ev, err := events.Decode(rec)

@@ -20,10 +20,11 @@ import (
 // RequestsBucket is the key-value bucket of client request ids.
 const RequestsBucket = "INTAKE_REQUESTS"
 
-// RequestIndex keeps client request ids in a JetStream key-value bucket. A
-// bucket, not a Postgres table, because the claim sits on the filing hot path
-// next to the append: one more JetStream round trip, linearisable per key
-// (Create is a publish expecting the key's last sequence to be 0).
+// RequestIndex keeps the client request ids of AddContact and AttachEvidence
+// in a JetStream key-value bucket: one JetStream round trip, linearisable per
+// key (Create is a publish expecting the key's last sequence to be 0).
+// FileComplaint needs no claim: its ids are derived from the request (see
+// app.FileComplaint) and its request ids are recorded in intake.requests.
 type RequestIndex struct {
 	kv jetstream.KeyValue
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/kesu315/kesu/services/intake/internal/ports"
 	"github.com/kesu315/kesu/services/kit/auth"
 	"github.com/kesu315/kesu/services/kit/eventstore"
-	"github.com/kesu315/kesu/services/kit/pii"
 	"github.com/kesu315/kesu/services/kit/policy"
 	"github.com/kesu315/kesu/services/kit/projection"
 	"github.com/kesu315/kesu/services/kit/service"
@@ -56,21 +55,18 @@ func Run(ctx context.Context, rt *service.Runtime) error {
 	if err != nil {
 		return err
 	}
-	disputes, err := NewDisputeIndex(ctx, js, cfg.StreamReplicas)
-	if err != nil {
-		return err
-	}
 	pool, err := rt.OpenPostgres(ctx)
 	if err != nil {
 		return err
 	}
-	keys, err := pii.NewKeyring(pool, Schema, cfg.PIIKEK, pii.Options{})
+	keys, err := NewKeys(pool, Schema, cfg.PIIKEK)
 	if err != nil {
 		return err
 	}
 	svc, err := app.New(app.Deps{
-		Store: store, Requests: requests, Disputes: disputes, Keys: keys, Views: NewReader(pool),
+		Store: store, Requests: requests, Filed: NewRequestLog(pool), Keys: keys, Views: NewReader(pool),
 		Clock: rt.Clock, Policy: pol, CustomerRefKey: CustomerRefKey(cfg.PIIKEK),
+		MeterProvider: rt.Telemetry.Meter,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"google.golang.org/protobuf/proto"
 
 	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
@@ -48,11 +50,23 @@ type RequestClaim struct {
 }
 
 // RequestIndex remembers client request ids, atomically: of two concurrent
-// claims for one key exactly one creates it and the other gets the winner's.
+// claims for one key exactly one creates it and the other gets the winner's
+// (AddContact, AttachEvidence).
 type RequestIndex interface {
 	// Claim stores c under (shop, request id) unless a claim is there already, and
 	// returns the claim that holds the key and whether it was created now.
 	Claim(ctx context.Context, shopID, requestID string, c RequestClaim) (RequestClaim, bool, error)
+}
+
+// RequestLog is FileComplaint's record of the request ids it filed, folded
+// by the projection from the Kesu-Request headers of the complaint stream
+// (so it costs the filing no write). FileComplaint does not depend on it for
+// idempotency (the complaint stream answers retries): it only refuses a
+// request id reused for different content on another order.
+type RequestLog interface {
+	// Lookup returns the filing recorded under the request key, if any
+	// (EventID is not recorded).
+	Lookup(ctx context.Context, requestKey string) (RequestClaim, bool, error)
 }
 
 // Keyring seals and opens personal data (kit/pii.Keyring).
@@ -83,38 +97,24 @@ type Query struct {
 	PageToken                    string
 }
 
-// DisputeIndex maps (shop, customer, order) to the complaint that holds the
-// dispute, so a contact arriving through another channel joins it.
-type DisputeIndex interface {
-	// Claim makes complaintID the holder when the dispute is free and returns
-	// the holder, the entry's revision, and whether this call created it.
-	Claim(ctx context.Context, shopID, customerRef, orderID, complaintID string) (holder string, revision uint64, created bool, err error)
-	// Replace makes complaintID the holder if the entry is still at revision:
-	// the old holder was closed long ago or never filed. False when another
-	// request moved it first.
-	Replace(ctx context.Context, shopID, customerRef, orderID, complaintID string, revision uint64) (bool, error)
-}
-
 // Service is intake's application layer.
 type Service struct {
 	store    EventStore
 	requests RequestIndex
-	disputes DisputeIndex
+	filed    RequestLog
 	keys     Keyring
 	views    Complaints
 	clock    clock.Clock
 	policy   *policy.Policy
 	refKey   []byte
-	// filedWait bounds how long a contact waits for the complaint it joins to be
-	// filed by a concurrent request before it takes the dispute over.
-	filedWait time.Duration
+	steps    *stepTimer
 }
 
 // Deps are the Service's collaborators.
 type Deps struct {
 	Store    EventStore
 	Requests RequestIndex
-	Disputes DisputeIndex
+	Filed    RequestLog
 	Keys     Keyring
 	Views    Complaints
 	Clock    clock.Clock
@@ -123,18 +123,20 @@ type Deps struct {
 	// when the caller has no buyer id (the hotline), so the ref is stable but
 	// does not reveal the number.
 	CustomerRefKey []byte
+	// MeterProvider gets the per-step histogram; default the global one.
+	MeterProvider metric.MeterProvider
 }
 
 // New returns the Service.
 func New(d Deps) (*Service, error) {
-	if d.Store == nil || d.Requests == nil || d.Disputes == nil || d.Keys == nil || d.Views == nil || d.Clock == nil || d.Policy == nil {
-		return nil, errors.New("intake app: store, requests, disputes, keys, views, clock and policy are required")
+	if d.Store == nil || d.Requests == nil || d.Filed == nil || d.Keys == nil || d.Views == nil || d.Clock == nil || d.Policy == nil {
+		return nil, errors.New("intake app: store, requests, filed, keys, views, clock and policy are required")
 	}
 	if len(d.CustomerRefKey) < 16 {
 		return nil, errors.New("intake app: customer ref key must be at least 16 bytes")
 	}
-	return &Service{store: d.Store, requests: d.Requests, disputes: d.Disputes, keys: d.Keys, views: d.Views,
-		clock: d.Clock, policy: d.Policy, refKey: d.CustomerRefKey, filedWait: 5 * time.Second}, nil
+	return &Service{store: d.Store, requests: d.Requests, filed: d.Filed, keys: d.Keys, views: d.Views,
+		clock: d.Clock, policy: d.Policy, refKey: d.CustomerRefKey, steps: newStepTimer(d.MeterProvider)}, nil
 }
 
 func (s *Service) shopKnown(id string) bool {
@@ -149,13 +151,6 @@ var (
 	eraseRoles    = []auth.Role{auth.RoleAdmin}
 	readRoles     = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin, auth.RoleIntegration}
 	personalRoles = []auth.Role{auth.RoleAgent, auth.RoleSupervisor, auth.RolePR, auth.RoleAdmin}
-	actorKinds    = map[auth.Role]complaintv1.ActorKind{
-		auth.RoleAgent:       complaintv1.ActorKind_ACTOR_KIND_AGENT,
-		auth.RoleSupervisor:  complaintv1.ActorKind_ACTOR_KIND_SUPERVISOR,
-		auth.RolePR:          complaintv1.ActorKind_ACTOR_KIND_SUPERVISOR,
-		auth.RoleAdmin:       complaintv1.ActorKind_ACTOR_KIND_SYSTEM,
-		auth.RoleIntegration: complaintv1.ActorKind_ACTOR_KIND_EXTERNAL,
-	}
 )
 
 func identity(ctx context.Context, allowed []auth.Role) (auth.Identity, error) {
@@ -167,10 +162,6 @@ func identity(ctx context.Context, allowed []auth.Role) (auth.Identity, error) {
 		return auth.Identity{}, fmt.Errorf("%w: role %s", ErrForbidden, id.Role)
 	}
 	return id, nil
-}
-
-func actorOf(id auth.Identity) *complaintv1.Actor {
-	return &complaintv1.Actor{Kind: actorKinds[id.Role], Id: id.Subject, Role: string(id.Role), Tier: int32(id.Tier)}
 }
 
 // FileResult is what filing returns.

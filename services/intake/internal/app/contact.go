@@ -121,8 +121,8 @@ func (s *Service) AttachEvidence(ctx context.Context, cmd *domain.AttachEvidence
 		if err != nil {
 			return nil, err
 		}
-		return build(events.Envelope{ComplaintID: cmd.ComplaintID, ShopID: state.ShopID, Actor: actorOf(id),
-			RecordedAt: now, CorrelationID: claim.EventID, CausationID: cmd.ClientRequestID}, claim.EventID, ev)
+		return build(events.Envelope{ComplaintID: cmd.ComplaintID, ShopID: state.ShopID, Actor: events.ActorOf(id),
+			RecordedAt: now, CorrelationID: claim.EventID, CausationID: cmd.ClientRequestID}, claim.EventID, nil, ev)
 	}, eventstore.DecideOptions{})
 	if err != nil {
 		return EvidenceResult{}, err
@@ -218,7 +218,7 @@ func (s *Service) EraseCustomer(ctx context.Context, shopID, customerRef, phone,
 			if p == nil {
 				return nil, nil
 			}
-			return build(events.Envelope{ComplaintID: cid, ShopID: shopID, Actor: actorOf(id), RecordedAt: now}, "", p)
+			return build(events.Envelope{ComplaintID: cid, ShopID: shopID, Actor: events.ActorOf(id), RecordedAt: now}, "", nil, p)
 		}, eventstore.DecideOptions{})
 		if err != nil {
 			return res, fmt.Errorf("record erasure on %s: %w", cid, err)

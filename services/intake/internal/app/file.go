@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,12 +12,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
 	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
 	"github.com/kesu315/kesu/services/intake/internal/domain"
 	"github.com/kesu315/kesu/services/kit/auth"
-	"github.com/kesu315/kesu/services/kit/clock"
+	"github.com/kesu315/kesu/services/kit/backoff"
 	"github.com/kesu315/kesu/services/kit/events"
 	"github.com/kesu315/kesu/services/kit/eventstore"
 	"github.com/kesu315/kesu/services/kit/pii"
@@ -25,22 +28,64 @@ import (
 // be sealed under their ref.
 var ErrCustomerErased = errors.New("customer's personal data was erased; file under a new customer ref")
 
-// errStartNew: the dispute's holder cannot take the contact (closed long ago,
-// or never filed); the request opens a complaint of its own.
+// errStartNew: the dispute's latest complaint cannot take the contact (closed
+// longer ago than the dispute window); the request opens the next one.
 var errStartNew = errors.New("dispute holder cannot take the contact")
+
+// Headers a filing's (or folded contact's) first event carries, so the
+// complaint stream answers "was this request filed, and with what content"
+// without any other index; the projection folds them into intake.requests.
+const (
+	HeaderRequest     = "Kesu-Request"             // requestKey(shop, client request id)
+	HeaderFingerprint = "Kesu-Request-Fingerprint" // fingerprintFile of the request
+)
+
+// filing is one FileComplaint request on its way to the stream.
+type filing struct {
+	cmd         *domain.FileComplaint
+	customerRef string
+	sealed      *complaintv1.Sealed
+	id          auth.Identity
+	now         time.Time
+	fp          string // fingerprint of the request's content
+	req         string // requestKey of (shop, client request id)
+}
 
 // FileComplaint opens a complaint, once per (shop, client request id) — or, when
 // the customer already has an open complaint about the same order (or one
 // closed within the dispute window), adds the request to it as a contact: one
 // dispute across channels.
 //
-// The client request id is claimed first, with the complaint id and event id
-// chosen for it. A retry after any failure finds the claim and appends the
-// same event again: the stream's expectation and Nats-Msg-Id make that store
-// nothing twice, so neither a lost reply nor a crash between two steps can
-// file a complaint twice or lose one. The dispute is claimed the same way, so
-// two channels reporting one dispute at the same moment yield one complaint.
+// One durable write per filing. The complaint id is not chosen at random but
+// derived: from (shop, customer, order, generation) when the request names an
+// order, else from (shop, client request id); the event ids are derived from
+// the complaint id and the request's fingerprint. So:
+//
+//   - The append of ComplaintFiled + ComplaintClassified expecting the
+//     subject's last sequence 0 is itself the claim of the dispute: of two
+//     channels reporting one dispute at the same moment one append lands and
+//     the other conflicts and folds into it as ContactAdded (test
+//     TestTwoChannelsReportingOneDisputeAtOnceMakeOneComplaint).
+//   - A retry of the same request derives the same ids. Inside the stream's
+//     duplicate window Nats-Msg-Id drops it; after the window the expectation
+//     fails and eventstore finds the request's own events on the subject
+//     (Appended.Duplicate). A retry of a request that was folded finds its
+//     ContactAdded by the Kesu-Request header while the dispute's complaints
+//     are read. Neither depends on the window or on the request log: the
+//     guarantee lasts as long as the complaint's events do.
+//   - A request id reused with different content is refused
+//     (ErrRequestReused) when it lands on the same complaint or dispute (the
+//     headers say so), and otherwise when the request log already holds it:
+//     intake.requests, which the projection folds from the same headers, so
+//     it costs the filing no write. It lags the stream by the projection's
+//     lag (milliseconds; longer while the projection is down or rebuilding):
+//     a reuse on another order inside that lag files a second complaint.
+//
+// The seal and the request-log read are Postgres round trips shared by
+// concurrent filings (group commit); the append is the one durable write.
 func (s *Service) FileComplaint(ctx context.Context, cmd *domain.FileComplaint) (FileResult, error) {
+	start := time.Now()
+	defer s.steps.since(ctx, StepTotal, start)
 	id, err := identity(ctx, fileRoles)
 	if err != nil {
 		return FileResult{}, err
@@ -52,67 +97,179 @@ func (s *Service) FileComplaint(ctx context.Context, cmd *domain.FileComplaint) 
 	if err := cmd.Validate(now, s.shopKnown); err != nil {
 		return FileResult{}, err
 	}
-	customerRef := cmd.CustomerRef
-	if customerRef == "" {
-		customerRef = s.customerRefFromPhone(cmd.ShopID, cmd.Personal.GetPhone())
+	f := filing{cmd: cmd, customerRef: cmd.CustomerRef, id: id, now: now, fp: fingerprintFile(cmd),
+		req: requestKey(cmd.ShopID, cmd.ClientRequestID)}
+	if f.customerRef == "" {
+		f.customerRef = s.customerRefFromPhone(cmd.ShopID, cmd.Personal.GetPhone())
 	}
-	// Sealing (a Postgres round trip for a new customer) and the request-id
-	// claim (a JetStream write) do not depend on each other: overlap them.
+	// Sealing (a Postgres round trip for a new customer) and the request-log
+	// read, each shared with concurrent filings, overlap.
 	type sealResult struct {
 		sealed *complaintv1.Sealed
 		err    error
 	}
+	prepare := time.Now()
 	sealing := make(chan sealResult, 1)
 	go func() {
-		sealed, err := s.seal(ctx, cmd.ShopID, customerRef, cmd.Personal)
+		t := time.Now()
+		sealed, err := s.seal(ctx, cmd.ShopID, f.customerRef, cmd.Personal)
+		s.steps.since(ctx, StepSeal, t)
 		sealing <- sealResult{sealed, err}
 	}()
-	claim, err := s.claimRequest(ctx, cmd.ShopID, cmd.ClientRequestID, "", fingerprintFile(cmd))
+	t := time.Now()
+	prior, recorded, err := s.filed.Lookup(ctx, f.req)
+	s.steps.since(ctx, StepIndexRead, t)
 	sr := <-sealing
+	s.steps.since(ctx, StepPrepare, prepare)
 	if err != nil {
-		return FileResult{}, err
+		return FileResult{}, fmt.Errorf("look up request id: %w", err)
+	}
+	if recorded && prior.Fingerprint != f.fp {
+		return FileResult{}, ErrRequestReused
 	}
 	if sr.err != nil {
 		return FileResult{}, sr.err
 	}
-	sealed := sr.sealed
+	f.sealed = sr.sealed
 	if cmd.OrderID == "" {
-		return s.fileNew(ctx, cmd, claim, customerRef, sealed, id, now)
+		return s.fileAlone(ctx, f)
 	}
-	// Bounded: each round either settles or sees another request move the
-	// dispute, which cannot go on for long.
-	for range 5 {
-		holder, rev, _, err := s.disputes.Claim(ctx, cmd.ShopID, customerRef, cmd.OrderID, claim.ComplaintID)
+	return s.fileDispute(ctx, f)
+}
+
+// errTaken: the complaint id is taken by another request's filing.
+var errTaken = errors.New("complaint id taken by another filing")
+
+// errLagging: a complaint the leader holds read empty from a replica.
+var errLagging = errors.New("complaint conflicted but reads empty")
+
+// fileAlone files a request without an order: its complaint id comes from
+// the request id, so the subject holds this request's filing or nothing.
+func (s *Service) fileAlone(ctx context.Context, f filing) (FileResult, error) {
+	complaintID := requestComplaintID(s.refKey, f.cmd.ShopID, f.cmd.ClientRequestID)
+	res, err := s.fileNew(ctx, f, complaintID)
+	if !errors.Is(err, errTaken) {
+		return res, err
+	}
+	t := time.Now()
+	defer s.steps.since(ctx, StepResolve, t)
+	var recs []eventstore.Record
+	var bo backoff.Backoff
+	for range 8 {
+		if recs, err = s.store.Load(ctx, complaintID); err != nil {
+			return FileResult{}, fmt.Errorf("load complaint %s: %w", complaintID, err)
+		}
+		if len(recs) > 0 {
+			break
+		}
+		// The replica that answered lags the leader that said "taken".
+		if err := bo.Wait(ctx); err != nil {
+			return FileResult{}, err
+		}
+	}
+	res, found, err := answerFrom(f, [][]eventstore.Record{recs})
+	if err != nil || found {
+		return res, err
+	}
+	return FileResult{}, fmt.Errorf("complaint %s is held by a filing of another request", complaintID)
+}
+
+// fileDispute files a request about an order. The dispute's complaints are
+// a chain of derived ids (generations 0, 1, …): a new generation starts only
+// when the last one is closed beyond the dispute window. The common case, a
+// new dispute, is one append to generation 0.
+func (s *Service) fileDispute(ctx context.Context, f filing) (FileResult, error) {
+	res, err := s.fileNew(ctx, f, s.disputeComplaintID(f, 0))
+	if !errors.Is(err, errTaken) {
+		return res, err
+	}
+	// Bounded: each round either settles or sees another request start the
+	// next generation (or a replica catch up), which cannot go on for long.
+	var bo backoff.Backoff
+	for range 8 {
+		t := time.Now()
+		chain, err := s.loadDispute(ctx, f)
+		if errors.Is(err, errLagging) {
+			if werr := bo.Wait(ctx); werr != nil {
+				return FileResult{}, werr
+			}
+			continue
+		}
 		if err != nil {
-			return FileResult{}, fmt.Errorf("claim dispute: %w", err)
+			return FileResult{}, err
 		}
-		if holder == claim.ComplaintID {
-			return s.fileNew(ctx, cmd, claim, customerRef, sealed, id, now)
+		res, found, err := answerFrom(f, chain)
+		s.steps.since(ctx, StepResolve, t)
+		if err != nil || found {
+			return res, err
 		}
-		res, err := s.fold(ctx, holder, cmd, claim, sealed, id, now)
+		last := len(chain) - 1
+		t = time.Now()
+		res, err = s.fold(ctx, s.disputeComplaintID(f, last), f)
+		s.steps.since(ctx, StepFold, t)
 		if !errors.Is(err, errStartNew) {
 			return res, err
 		}
-		ok, err := s.disputes.Replace(ctx, cmd.ShopID, customerRef, cmd.OrderID, claim.ComplaintID, rev)
-		if err != nil {
-			return FileResult{}, fmt.Errorf("take over dispute: %w", err)
-		}
-		if ok {
-			return s.fileNew(ctx, cmd, claim, customerRef, sealed, id, now)
+		res, err = s.fileNew(ctx, f, s.disputeComplaintID(f, last+1))
+		if !errors.Is(err, errTaken) {
+			return res, err
 		}
 	}
-	return FileResult{}, fmt.Errorf("dispute of order %s kept changing hands: %w", cmd.OrderID, eventstore.ErrConflict)
+	return FileResult{}, fmt.Errorf("dispute of order %s kept changing hands: %w", f.cmd.OrderID, eventstore.ErrConflict)
 }
 
-// claimRequest claims a request id in scope and refuses a reused one.
-func (s *Service) claimRequest(ctx context.Context, scope, requestID, complaintID string, fp string) (RequestClaim, error) {
-	if complaintID == "" {
-		cid, err := uuid.NewV7()
+// loadDispute reads the dispute's complaints, generation 0 up to the last
+// one filed; it returns at least one (generation 0 exists when called).
+func (s *Service) loadDispute(ctx context.Context, f filing) ([][]eventstore.Record, error) {
+	var chain [][]eventstore.Record
+	for g := 0; ; g++ {
+		id := s.disputeComplaintID(f, g)
+		recs, err := s.store.Load(ctx, id)
 		if err != nil {
-			return RequestClaim{}, err
+			return nil, fmt.Errorf("load complaint %s: %w", id, err)
 		}
-		complaintID = cid.String()
+		if len(recs) == 0 {
+			if g == 0 {
+				// A conflict said it exists: the replica that answered the
+				// read lags the leader by a moment.
+				return nil, errLagging
+			}
+			return chain, nil
+		}
+		chain = append(chain, recs)
 	}
+}
+
+// answerFrom looks for the request's own events in histories: a retry is
+// answered as the first attempt was. The same request id with another
+// fingerprint is a reused id.
+func answerFrom(f filing, histories [][]eventstore.Record) (FileResult, bool, error) {
+	for _, recs := range histories {
+		for i, r := range recs {
+			if r.Header.Get(HeaderRequest) != f.req {
+				continue
+			}
+			if r.Header.Get(HeaderFingerprint) != f.fp {
+				return FileResult{}, false, ErrRequestReused
+			}
+			evs, err := events.DecodeAll(recs)
+			if err != nil {
+				return FileResult{}, false, err
+			}
+			res := FileResult{ComplaintID: r.ComplaintID, Seq: r.StreamSeq, ContactNumber: 1,
+				Classification: domain.Fold(evs).Classification}
+			if c := evs[i].GetContactAdded(); c != nil {
+				res.ContactNumber, res.Folded = int(c.GetContactNumber()), true
+			}
+			return res, true, nil
+		}
+	}
+	return FileResult{}, false, nil
+}
+
+// claimRequest claims a request id in scope and refuses a reused one
+// (AddContact, AttachEvidence).
+func (s *Service) claimRequest(ctx context.Context, scope, requestID, complaintID string, fp string) (RequestClaim, error) {
 	eid, err := uuid.NewV7()
 	if err != nil {
 		return RequestClaim{}, err
@@ -147,57 +304,47 @@ func (s *Service) classify(cmd *domain.FileComplaint, contacts int, now time.Tim
 	})
 }
 
-// fileNew appends ComplaintFiled and its classification as one atomic batch.
-func (s *Service) fileNew(ctx context.Context, cmd *domain.FileComplaint, claim RequestClaim, customerRef string,
-	sealed *complaintv1.Sealed, id auth.Identity, now time.Time) (FileResult, error) {
-	filed, occurred, err := domain.DecideFile(domain.Complaint{}, cmd, domain.Filing{
-		ComplaintID: claim.ComplaintID, Personal: sealed, CustomerRef: customerRef, Actor: actorOf(id),
-	}, now)
+// fileNew appends ComplaintFiled and its classification as one atomic batch
+// to complaintID, expecting it new: errTaken when another request's filing
+// holds it.
+func (s *Service) fileNew(ctx context.Context, f filing, complaintID string) (FileResult, error) {
+	filed, occurred, err := domain.DecideFile(domain.Complaint{}, f.cmd, domain.Filing{
+		ComplaintID: complaintID, Personal: f.sealed, CustomerRef: f.customerRef, Actor: events.ActorOf(f.id),
+	}, f.now)
 	if err != nil {
 		return FileResult{}, err
 	}
-	classified := s.classify(cmd, 1, now)
+	classified := s.classify(f.cmd, 1, f.now)
+	eventID := filingEventID(complaintID, "filed", f.fp)
 	env := events.Envelope{
-		ComplaintID: claim.ComplaintID, ShopID: cmd.ShopID, Actor: actorOf(id),
-		OccurredAt: occurred, RecordedAt: now, CorrelationID: claim.EventID, CausationID: cmd.ClientRequestID,
+		ComplaintID: complaintID, ShopID: f.cmd.ShopID, Actor: events.ActorOf(f.id),
+		OccurredAt: occurred, RecordedAt: f.now, CorrelationID: eventID, CausationID: f.cmd.ClientRequestID,
 	}
-	evs, err := build(env, claim.EventID, filed, classified)
+	evs, err := build(env, eventID, f.headers(), filed, classified)
 	if err != nil {
 		return FileResult{}, err
 	}
-	// A new complaint has no history, so the decision needs no load: the stream
-	// refuses the append (expected sequence 0) if it was filed already.
-	appended, err := s.store.Append(ctx, claim.ComplaintID, 0, evs...)
+	t := time.Now()
+	appended, err := s.store.Append(ctx, complaintID, 0, evs...)
+	s.steps.since(ctx, StepAppend, t)
 	switch {
 	case errors.Is(err, eventstore.ErrConflict):
-		// Filed by an earlier attempt of this request; answer as it would have.
-		return s.earlierFiling(ctx, claim.ComplaintID)
+		return FileResult{}, errTaken
 	case err != nil:
 		return FileResult{}, fmt.Errorf("append ComplaintFiled: %w", err)
 	}
-	return FileResult{ComplaintID: claim.ComplaintID, Created: !appended.Duplicate, Seq: appended.Seqs[0],
+	return FileResult{ComplaintID: complaintID, Created: !appended.Duplicate, Seq: appended.Seqs[0],
 		ContactNumber: 1, Classification: classified}, nil
 }
 
-func (s *Service) earlierFiling(ctx context.Context, complaintID string) (FileResult, error) {
-	recs, err := s.store.Load(ctx, complaintID)
-	if err != nil {
-		return FileResult{}, fmt.Errorf("load complaint %s: %w", complaintID, err)
-	}
-	evs, err := events.DecodeAll(recs)
-	if err != nil {
-		return FileResult{}, err
-	}
-	if len(evs) == 0 || evs[0].GetComplaintFiled() == nil {
-		return FileResult{}, fmt.Errorf("complaint %s: conflict on filing but no ComplaintFiled", complaintID)
-	}
-	return FileResult{ComplaintID: complaintID, Seq: recs[0].StreamSeq, ContactNumber: 1,
-		Classification: domain.Fold(evs).Classification}, nil
+// headers mark the request on its first event.
+func (f filing) headers() nats.Header {
+	return nats.Header{HeaderRequest: {f.req}, HeaderFingerprint: {f.fp}}
 }
 
 // build wraps payloads in envelopes, skipping nil ones; the first gets firstID
-// (when given), the request's claimed event id, so a retry is recognised.
-func build(env events.Envelope, firstID string, payloads ...proto.Message) ([]eventstore.Event, error) {
+// (when given), the request's event id, so a retry is recognised, and hdr.
+func build(env events.Envelope, firstID string, hdr nats.Header, payloads ...proto.Message) ([]eventstore.Event, error) {
 	out := make([]eventstore.Event, 0, len(payloads))
 	for i, p := range payloads {
 		if p == nil || !p.ProtoReflect().IsValid() {
@@ -214,6 +361,9 @@ func build(env events.Envelope, firstID string, payloads ...proto.Message) ([]ev
 		if err != nil {
 			return nil, err
 		}
+		if len(out) == 0 && hdr != nil {
+			enc.Header = hdr
+		}
 		out = append(out, enc)
 	}
 	return out, nil
@@ -221,8 +371,8 @@ func build(env events.Envelope, firstID string, payloads ...proto.Message) ([]ev
 
 // derivedID gives the i-th event of a request's batch an id of its own that a
 // retry of the request derives again (a fresh random id would make the retry a
-// different batch, which the store refuses). It keeps the first id's
-// millisecond timestamp, so it is still a time-sortable UUIDv7.
+// different batch, which the store refuses). It keeps the first id's first
+// six bytes, so an id that was a time-sortable UUIDv7 stays one.
 func derivedID(firstID string, i int) string {
 	if i == 0 {
 		return firstID
@@ -232,43 +382,66 @@ func derivedID(firstID string, i int) string {
 		return firstID + "-" + strconv.Itoa(i)
 	}
 	sum := sha256.Sum256([]byte(firstID + "#" + strconv.Itoa(i)))
-	var id uuid.UUID
-	copy(id[:6], first[:6])
+	id := first
 	copy(id[6:], sum[:10])
-	id[6] = 0x70 | id[6]&0x0f // version 7
+	id[6] = first[6]&0xf0 | id[6]&0x0f // keep the version
+	id[8] = 0x80 | id[8]&0x3f          // RFC 4122 variant
+	return id.String()
+}
+
+// Derived ids are UUIDv8 (RFC 9562 "custom"): HMAC-SHA-256 of their inputs
+// under the customer-ref key, so they are stable for a request or a dispute
+// and reveal neither the customer nor the order.
+func derivedUUID(key []byte, parts ...string) string {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	var id uuid.UUID
+	copy(id[:], m.Sum(nil))
+	id[6] = 0x80 | id[6]&0x0f // version 8
 	id[8] = 0x80 | id[8]&0x3f // RFC 4122 variant
 	return id.String()
 }
 
-// fold adds a filing to the complaint holding the dispute as a contact.
-func (s *Service) fold(ctx context.Context, holder string, cmd *domain.FileComplaint, claim RequestClaim,
-	sealed *complaintv1.Sealed, id auth.Identity, now time.Time) (FileResult, error) {
-	// The holder may be a concurrent request's complaint that is not appended
-	// yet: wait for it a little, then take over (its request may have died).
-	var recs []eventstore.Record
-	deadline := now.Add(s.filedWait)
-	for {
-		var err error
-		recs, err = s.store.Load(ctx, holder)
-		if err != nil {
-			return FileResult{}, fmt.Errorf("load complaint %s: %w", holder, err)
-		}
-		if len(recs) > 0 || !clock.Wall().Now().Before(deadline) {
-			break
-		}
-		if err := clock.Sleep(ctx, clock.Wall(), 20*time.Millisecond); err != nil {
-			return FileResult{}, err
-		}
-	}
-	if len(recs) == 0 {
-		return FileResult{}, errStartNew
-	}
+// requestComplaintID is the complaint a request without an order opens.
+func requestComplaintID(key []byte, shopID, requestID string) string {
+	return derivedUUID(key, "kesu/intake/request/v1", shopID, requestID)
+}
+
+// disputeComplaintID is the complaint of generation g of the dispute of
+// (shop, customer, order).
+func (s *Service) disputeComplaintID(f filing, g int) string {
+	return derivedUUID(s.refKey, "kesu/intake/dispute/v1", f.cmd.ShopID, f.customerRef, f.cmd.OrderID, strconv.Itoa(g))
+}
+
+// filingEventID is the id of the first event a request appends to a
+// complaint as a filing or as a contact: the same for a retry of the
+// request, different for a request with other content, and different per
+// complaint and kind, so an attempt that lands elsewhere than the first one
+// (another complaint of the dispute; filing where it was folded) is never
+// taken for a duplicate of it.
+func filingEventID(complaintID, kind, fp string) string {
+	return derivedUUID([]byte(complaintID), "kesu/intake/event/v1", kind, fp)
+}
+
+// requestKey names (shop, client request id) in event headers.
+func requestKey(shopID, requestID string) string {
+	sum := sha256.Sum256([]byte(shopID + "\x00" + requestID))
+	return hex.EncodeToString(sum[:16])
+}
+
+// fold adds a filing to the dispute's complaint holder as a contact;
+// errStartNew when the holder is closed beyond the dispute window.
+func (s *Service) fold(ctx context.Context, holder string, f filing) (FileResult, error) {
+	cmd := f.cmd
 	input := contactInput{
-		complaintID: holder, requestID: cmd.ClientRequestID, eventID: claim.EventID, channel: cmd.Channel,
-		ref: cmd.ExternalRef, details: cmd.ChannelDetails, sealed: sealed, folded: true, occurred: cmd.OccurredAt,
-		classify: func(contacts int) *complaintv1.ComplaintClassified { return s.classify(cmd, contacts, now) },
+		complaintID: holder, requestID: cmd.ClientRequestID, eventID: filingEventID(holder, "contact", f.fp), header: f.headers(),
+		channel: cmd.Channel, ref: cmd.ExternalRef, details: cmd.ChannelDetails, sealed: f.sealed, folded: true, occurred: cmd.OccurredAt,
+		classify: func(contacts int) *complaintv1.ComplaintClassified { return s.classify(cmd, contacts, f.now) },
 	}
-	res, err := s.addContact(ctx, input, id, now)
+	res, err := s.addContact(ctx, input, f.id, f.now)
 	if errors.Is(err, domain.ErrClosed) {
 		return FileResult{}, errStartNew
 	}
@@ -281,6 +454,7 @@ func (s *Service) fold(ctx context.Context, holder string, cmd *domain.FileCompl
 
 type contactInput struct {
 	complaintID, requestID, eventID string
+	header                          nats.Header
 	channel                         complaintv1.Channel
 	ref                             *complaintv1.ExternalRef
 	details                         *complaintv1.ChannelDetails
@@ -297,7 +471,7 @@ type contactInput struct {
 func (s *Service) addContact(ctx context.Context, in contactInput, id auth.Identity, now time.Time) (FileResult, error) {
 	var res FileResult
 	window := s.policy.Disputes.FoldWindow
-	recs, err := eventstore.Decide(ctx, s.store, in.complaintID, func(history []eventstore.Record) ([]eventstore.Event, error) {
+	decided, err := eventstore.DecideResult(ctx, s.store, in.complaintID, func(history []eventstore.Record) ([]eventstore.Event, error) {
 		evs, err := events.DecodeAll(history)
 		if err != nil {
 			return nil, err
@@ -317,7 +491,7 @@ func (s *Service) addContact(ctx context.Context, in contactInput, id auth.Ident
 			merged = nil
 		}
 		env := events.Envelope{
-			ComplaintID: in.complaintID, ShopID: state.ShopID, Actor: actorOf(id), OccurredAt: in.occurred,
+			ComplaintID: in.complaintID, ShopID: state.ShopID, Actor: events.ActorOf(id), OccurredAt: in.occurred,
 			RecordedAt: now, CorrelationID: in.eventID, CausationID: in.requestID,
 		}
 		var linked proto.Message
@@ -332,13 +506,15 @@ func (s *Service) addContact(ctx context.Context, in contactInput, id auth.Ident
 		if merged == nil {
 			res.Classification = state.Classification
 		}
-		return build(env, in.eventID, c.Added, linked, classified)
+		return build(env, in.eventID, in.header, c.Added, linked, classified)
 	}, eventstore.DecideOptions{})
 	if err != nil {
 		return FileResult{}, err
 	}
-	if len(recs) > 0 {
+	if recs := decided.Records; len(recs) > 0 {
 		res.Seq = recs[0].StreamSeq
+		// Stored already by an identical request racing this one.
+		res.Created = !decided.Duplicate
 	}
 	return res, nil
 }
