@@ -1,22 +1,14 @@
-// Command escalation runs the SLA clocks: deadlines, warnings, breaches, the escalation ladder and war-room alerts (DESIGN §7).
-// For now it serves gRPC health, metrics and readiness on NATS and Postgres.
+// Command escalation runs the SLA clocks: deadlines, warnings, breaches, the
+// escalation ladder and war-room alerts (DESIGN.md §5, §7).
 package main
 
 import (
-	"context"
-
-	"github.com/kesu315/kesu/services/escalation/internal/adapters/postgres/migrations"
+	"github.com/kesu315/kesu/services/escalation/internal/adapters"
 	"github.com/kesu315/kesu/services/kit/service"
 )
 
 func main() {
-	service.Main("escalation", run, service.WithMigrations(migrations.Schema, migrations.FS()))
-}
-
-func run(ctx context.Context, rt *service.Runtime) error {
-	if _, err := rt.ConnectNATS(ctx); err != nil {
-		return err
-	}
-	_, err := rt.OpenPostgres(ctx)
-	return err
+	service.Main("escalation", adapters.Run,
+		service.WithMigrate(adapters.MigrateHook),
+		service.WithPolicy(adapters.Policy()))
 }
