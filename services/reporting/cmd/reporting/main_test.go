@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/kesu315/kesu/services/kit/pgtest"
@@ -10,5 +11,9 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestBinaryServesHealthAndStopsOnSIGTERM(t *testing.T) {
-	servicetest.CheckBinary(t, "reporting", nil)
+	policy, err := filepath.Abs("../../../../deploy/config/kesu.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servicetest.CheckBinary(t, "reporting", map[string]string{"KESU_POLICY": policy})
 }
