@@ -48,6 +48,10 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	dataDir := fs.String("data", "", "state directory (default: .data/ at the repository root)")
 	natsPort := fs.Int("nats-port", 4222, "embedded NATS client port (-1: any free port)")
+	demo := fs.Bool("demo", os.Getenv("KESU_DEMO") != "0", "play a compact 315 season on the accelerated clock, then write its report (KESU_DEMO=0: off)")
+	demoComplaints := fs.Int("demo-complaints", 1500, "demo: complaints (disputes) in the season")
+	demoSpeed := fs.Float64("demo-speed", 22000, "demo: simulated seconds per wall second (22 000: 45 days in about 3 minutes)")
+	demoYear := fs.Int("demo-year", 2026, "demo: the policy season to play")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,9 +66,28 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The secrets stay in the top data directory whatever the state directory:
+	// kesuctl reads its signing key from there.
 	secrets, err := devSecrets(filepath.Join(*dataDir, "dev.env"))
 	if err != nil {
 		return err
+	}
+	reportsDir := filepath.Join(*dataDir, "reports")
+	var demoClock []string
+	if *demo {
+		// The demo's clock starts at the season's first day on every run, so
+		// last run's events would lie in the future: the demo keeps its state
+		// in a directory of its own, emptied at start. KESU_DEMO=0 keeps state.
+		*dataDir = filepath.Join(*dataDir, "demo")
+		if err := os.RemoveAll(*dataDir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+			return err
+		}
+		if demoClock, err = demoClockEnv(root, *demoYear, *demoSpeed); err != nil {
+			return err
+		}
 	}
 
 	// NATS: NATS_URL wins; otherwise an embedded server, stored under .data/nats.
@@ -123,6 +146,11 @@ func run(ctx context.Context, args []string) error {
 		"KESU_AUTH_HMAC_KEY="+secrets["KESU_AUTH_HMAC_KEY"],
 		"KESU_PII_KEK="+secrets["KESU_PII_KEK"],
 	)
+	env = append(env, demoClock...)
+	if *demo && os.Getenv("KESU_LOG_LEVEL") == "" {
+		// Keep the services' info lines from burying the demo's progress bars.
+		env = append(env, "KESU_LOG_LEVEL=warn")
+	}
 	for _, s := range services {
 		if err := runOnce(ctx, filepath.Join(binDir, s.name), env, s.name, "migrate"); err != nil {
 			return fmt.Errorf("%s migrate: %w", s.name, err)
@@ -166,12 +194,26 @@ func run(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "  state       %s\n", *dataDir)
 	fmt.Fprintf(os.Stderr, "  try         go run ./tools/kesuctl file --shop demo-flagship --phone 13800001234 --text '收到的面霜过期了'\n\n")
 
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(os.Stderr, "\ndevstack: stopping")
-		return nil
-	case name := <-exited:
-		return fmt.Errorf("%s exited unexpectedly; see its log above", name)
+	demoDone := make(chan error, 1)
+	if *demo {
+		go func() {
+			demoDone <- playDemo(ctx, env, binDir, reportsDir, *demoYear, *demoComplaints)
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(os.Stderr, "\ndevstack: stopping")
+			return nil
+		case name := <-exited:
+			return fmt.Errorf("%s exited unexpectedly; see its log above", name)
+		case err := <-demoDone:
+			// A failed demo leaves the stack serving: it is a show, not the system.
+			if err != nil && ctx.Err() == nil {
+				fmt.Fprintf(os.Stderr, "\ndevstack: the season demo failed: %v\n", err)
+			}
+			fmt.Fprintf(os.Stderr, "\nKesu keeps running (Ctrl-C stops everything)\n")
+		}
 	}
 }
 
@@ -287,6 +329,7 @@ func buildServices(ctx context.Context, root, binDir string) error {
 	for _, s := range services {
 		args = append(args, "./services/"+s.name+"/cmd/"+s.name)
 	}
+	args = append(args, "./tools/kesuctl")
 	fmt.Fprintln(os.Stderr, "devstack: building services")
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root

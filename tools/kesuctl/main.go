@@ -53,7 +53,12 @@ const usage = `usage: kesuctl COMMAND [flags]
   file      file a complaint
   get       show a complaint (from the intake projection)
   timeline  show a complaint's events (from its stream)
-  streams   create or update the JetStream streams (the chart's stream-setup job)`
+  streams   create or update the JetStream streams (the chart's stream-setup job)
+  simulate  play a seeded 315 season into Kesu, or push load (--load --rate R --duration D)
+  sweep     list a season's complaints not closed yet, by owner and level; followup …: follow-up work (see kesuctl followup)
+  work      queues and casework: queues, queue, mine, claim, respond, resolve… (see kesuctl work)
+  alerts    watch the war-room alerts live; escalate …: clocks, deadlines, manual escalation, recompute (see kesuctl escalate)
+  report    write the season report: --season 2027 --shop … --format html|xlsx|csv|json --lang zh-CN|en -o FILE`
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -80,6 +85,16 @@ func run(ctx context.Context, args []string) error {
 		return file(ctx, fs, args, addr, role, tier, sub)
 	case "streams":
 		return streams(ctx, fs, args)
+	case "simulate":
+		return simulate(ctx, fs, args, addr)
+	case "sweep", "followup":
+		return followupCmd(ctx, cmd, fs, args, role, tier, sub)
+	case "report":
+		return report(ctx, fs, args, role, tier, sub)
+	case "work":
+		return routingCmd(ctx, fs, args, role, tier, sub)
+	case "alerts", "escalate":
+		return escalationCmd(ctx, cmd, fs, args, role, tier, sub)
 	case "get", "timeline":
 		lang := fs.String("lang", "zh-CN", "language of the summaries (zh-CN or en)")
 		if err := fs.Parse(args); err != nil {

@@ -1,0 +1,420 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kesu315/kesu/services/kit/policy"
+	"github.com/kesu315/kesu/tools/simulate/season"
+)
+
+// LoadOptions says how hard to push.
+type LoadOptions struct {
+	Policy *policy.Policy
+	Seed   uint64
+	// Rate is filings per second; 0 sends as fast as Concurrency allows.
+	Rate float64
+	// Duration of the run; default 10 s.
+	Duration time.Duration
+	// Concurrency is how many filings are in flight at most; default 32.
+	Concurrency int
+	// RunID makes this run's requests new to intake; default from the wall clock.
+	RunID string
+	// Queue, when set, measures filing → visible in its queue.
+	Queue QueueProbe
+	// Baseline publishes the same number of same-sized messages to a scratch
+	// JetStream stream after the run, with the same concurrency: the floor
+	// any Kesu figure stands on. Needs the target's JetStream.
+	Baseline bool
+	// Progress receives a line per second; nil prints nothing.
+	Progress io.Writer
+}
+
+// QueueProbe tells when filed complaints become visible in a work queue
+// (routing's projection, read through routing's API). Routing's queue API is
+// not there yet: this is the seam its adapter fills (docs/simulate.md).
+type QueueProbe interface {
+	// Visible returns those of ids (complaints of shop) that are in a queue
+	// or assigned now.
+	Visible(ctx context.Context, shopID string, ids []string) (map[string]bool, error)
+}
+
+// Percentiles summarise latencies.
+type Percentiles struct {
+	N                  int
+	P50, P90, P99, Max time.Duration
+}
+
+// Summarise computes percentiles (nearest rank); ds is sorted in place.
+func Summarise(ds []time.Duration) Percentiles {
+	if len(ds) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(ds)
+	at := func(q float64) time.Duration {
+		i := int(q*float64(len(ds))+0.999999) - 1
+		return ds[min(max(i, 0), len(ds)-1)]
+	}
+	return Percentiles{N: len(ds), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: ds[len(ds)-1]}
+}
+
+func (p Percentiles) String() string {
+	if p.N == 0 {
+		return "n/a"
+	}
+	r := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s  (n=%d)", r(p.P50), r(p.P90), r(p.P99), r(p.Max), p.N)
+}
+
+// LoadReport is what a load run measured.
+type LoadReport struct {
+	Target  string // "rate 500/s" or "max"
+	Elapsed time.Duration
+	Sent    int
+	OK      int
+	// Errors by gRPC code.
+	Errors     map[string]int
+	Throughput float64 // successful filings per second
+	Filing     Percentiles
+	// Visible is filing → visible in its queue; N = 0 when not measured.
+	Visible        Percentiles
+	VisibleMissing int
+	// VisibleOverTime is Visible per LagWindow of the run (by when the
+	// filing was sent): how far behind the projection fell as load went on.
+	VisibleOverTime []Percentiles
+	LagWindow       time.Duration
+	// PerSecond is the filings completed in each second of the run.
+	PerSecond []int
+	Baseline  *BaselineReport
+}
+
+// BaselineReport is the raw JetStream publish measured in the same run.
+type BaselineReport struct {
+	Messages   int
+	Bytes      int // per message
+	Elapsed    time.Duration
+	Throughput float64
+	Publish    Percentiles
+}
+
+// Load files generated complaints through intake's gRPC API at a rate (or
+// as fast as possible) for a duration.
+func Load(ctx context.Context, t *Target, o LoadOptions) (*LoadReport, error) {
+	if o.Policy == nil {
+		return nil, errors.New("load: policy required")
+	}
+	if o.Duration <= 0 {
+		o.Duration = 10 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
+	}
+	if o.RunID == "" {
+		o.RunID = "load" + strconv.FormatInt(time.Now().Unix(), 36)
+	}
+	// A pool of contacts, reused with new ids until the time is up: each
+	// round is new disputes to intake.
+	pool := 20000
+	if o.Rate > 0 {
+		pool = min(max(int(o.Rate*o.Duration.Seconds())+1, 100), pool)
+	}
+	s, err := season.Generate(season.Config{Policy: o.Policy, Seed: o.Seed, Complaints: pool, RunID: o.RunID})
+	if err != nil {
+		return nil, err
+	}
+	contacts := s.Contacts
+
+	rep := &LoadReport{Target: "max", Errors: map[string]int{}, LagWindow: max(o.Duration/10, time.Second)}
+	if o.Rate > 0 {
+		rep.Target = fmt.Sprintf("rate %g/s", o.Rate)
+	}
+	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+
+	type filed struct {
+		shop, id string
+		at       time.Time
+	}
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		perSecond []int
+		visible   []time.Duration
+		byWindow  [][]time.Duration
+		pending   = map[string]filed{}
+		sent      atomic.Int64
+	)
+	begin := time.Now()
+	work := make(chan season.Contact, o.Concurrency)
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				// Filing continues past the deadline for what was sent.
+				out := t.Send(context.WithoutCancel(runCtx), c)
+				done := time.Now()
+				mu.Lock()
+				if out.Err != nil {
+					rep.Errors[status.Code(out.Err).String()]++
+				} else {
+					rep.OK++
+					latencies = append(latencies, out.Latency)
+					sec := int(done.Sub(begin) / time.Second)
+					for len(perSecond) <= sec {
+						perSecond = append(perSecond, 0)
+					}
+					perSecond[sec]++
+					if o.Queue != nil && out.Created {
+						pending[out.ComplaintID] = filed{shop: c.ShopID, id: out.ComplaintID, at: done.Add(-out.Latency)}
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	// The queue watcher polls the probe for what was filed and not yet seen.
+	watchDone := make(chan struct{})
+	if o.Queue != nil {
+		go func() {
+			defer close(watchDone)
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			grace := time.Time{}
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				mu.Lock()
+				byShop := map[string][]string{}
+				for id, f := range pending {
+					byShop[f.shop] = append(byShop[f.shop], id)
+				}
+				mu.Unlock()
+				for shop, ids := range byShop {
+					for chunk := range slices.Chunk(ids, 2000) {
+						seen, err := o.Queue.Visible(ctx, shop, chunk)
+						if err != nil {
+							continue
+						}
+						now := time.Now()
+						mu.Lock()
+						for id := range seen {
+							if f, ok := pending[id]; ok && seen[id] {
+								d := now.Sub(f.at)
+								visible = append(visible, d)
+								w := max(int(f.at.Sub(begin)/rep.LagWindow), 0)
+								for len(byWindow) <= w {
+									byWindow = append(byWindow, nil)
+								}
+								byWindow[w] = append(byWindow[w], d)
+								delete(pending, id)
+							}
+						}
+						mu.Unlock()
+					}
+				}
+				// After the run, give the projection 10 s to catch up.
+				if runCtx.Err() != nil {
+					if grace.IsZero() {
+						grace = time.Now().Add(10 * time.Second)
+					}
+					mu.Lock()
+					n := len(pending)
+					mu.Unlock()
+					if n == 0 || time.Now().After(grace) {
+						return
+					}
+				}
+			}
+		}()
+	} else {
+		close(watchDone)
+	}
+
+	// Progress, once a second.
+	progDone := make(chan struct{})
+	go func() {
+		defer close(progDone)
+		if o.Progress == nil {
+			return
+		}
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last := 0
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			ok, errs := rep.OK, 0
+			for _, n := range rep.Errors {
+				errs += n
+			}
+			mu.Unlock()
+			fmt.Fprintf(o.Progress, "  %5.0fs  filed %7d  (%5d/s)  errors %d\n", time.Since(begin).Seconds(), ok, ok-last, errs)
+			last = ok
+		}
+	}()
+
+	// Dispatch: on schedule at Rate, or as fast as the workers take them.
+dispatch:
+	for i := 0; ; i++ {
+		if o.Rate > 0 {
+			due := begin.Add(time.Duration(float64(i) / o.Rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-runCtx.Done():
+					break dispatch
+				}
+			}
+		}
+		c := contacts[i%len(contacts)]
+		if round := i / len(contacts); round > 0 {
+			sfx := "-r" + strconv.Itoa(round)
+			c.OrderID += sfx
+			c.Customer.Ref += sfx
+		}
+		c.RequestID = o.RunID + "-" + strconv.Itoa(i)
+		c.Via = season.ViaGRPC
+		select {
+		case work <- c:
+			sent.Add(1)
+		case <-runCtx.Done():
+			break dispatch
+		}
+	}
+	close(work)
+	wg.Wait()
+	rep.Elapsed = time.Since(begin)
+	<-progDone
+	<-watchDone
+	rep.Sent = int(sent.Load())
+	rep.Throughput = float64(rep.OK) / rep.Elapsed.Seconds()
+	rep.Filing = Summarise(latencies)
+	rep.PerSecond = perSecond
+	if o.Queue != nil {
+		rep.Visible = Summarise(visible)
+		rep.VisibleMissing = len(pending)
+		for _, w := range byWindow {
+			rep.VisibleOverTime = append(rep.VisibleOverTime, Summarise(w))
+		}
+	}
+
+	if o.Baseline {
+		if t.JS == nil {
+			return rep, errors.New("load: the baseline needs NATS (--nats-url)")
+		}
+		b, err := proto.Marshal(contacts[0].FileRequest())
+		if err != nil {
+			return rep, err
+		}
+		n := max(rep.OK, 1000)
+		base, err := Baseline(ctx, t.JS, n, len(b), o.Concurrency)
+		if err != nil {
+			return rep, err
+		}
+		rep.Baseline = base
+	}
+	return rep, nil
+}
+
+// Baseline publishes n messages of size bytes to a scratch file stream (one
+// replica, like a single-node install) with concurrency publishers, each
+// waiting for its acknowledgement, then deletes the stream.
+func Baseline(ctx context.Context, js jetstream.JetStream, n, size, concurrency int) (*BaselineReport, error) {
+	const name = "SIMULATE_BASELINE"
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: name, Subjects: []string{"simulate.baseline.>"}, Storage: jetstream.FileStorage, Replicas: 1,
+	}); err != nil {
+		return nil, fmt.Errorf("baseline stream: %w", err)
+	}
+	defer func() { _ = js.DeleteStream(context.WithoutCancel(ctx), name) }()
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte('a' + i%26)
+	}
+	var next atomic.Int64
+	lat := make([][]time.Duration, concurrency)
+	errs := make([]error, concurrency)
+	begin := time.Now()
+	var wg sync.WaitGroup
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				start := time.Now()
+				if _, err := js.Publish(ctx, "simulate.baseline."+strconv.Itoa(int(i%16)), payload); err != nil {
+					errs[w] = err
+					return
+				}
+				lat[w] = append(lat[w], time.Since(start))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("baseline publish: %w", err)
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	return &BaselineReport{Messages: n, Bytes: size, Elapsed: elapsed,
+		Throughput: float64(n) / elapsed.Seconds(), Publish: Summarise(all)}, nil
+}
+
+// Print writes the report for people.
+func (r *LoadReport) Print(w io.Writer) {
+	errs := 0
+	for _, n := range r.Errors {
+		errs += n
+	}
+	fmt.Fprintf(w, "load (%s) for %s: %d sent, %d filed, %d errors", r.Target, r.Elapsed.Round(time.Millisecond), r.Sent, r.OK, errs)
+	if errs > 0 {
+		fmt.Fprintf(w, " %v", r.Errors)
+	}
+	fmt.Fprintf(w, "\n  throughput            %.0f filings/s\n", r.Throughput)
+	fmt.Fprintf(w, "  filing latency        %s\n", r.Filing)
+	if r.Visible.N > 0 || r.VisibleMissing > 0 {
+		fmt.Fprintf(w, "  filing → in queue     %s  (%d never seen)\n", r.Visible, r.VisibleMissing)
+		for i, p := range r.VisibleOverTime {
+			if p.N > 0 {
+				fmt.Fprintf(w, "    sent %6s–%-6s  %s\n", time.Duration(i)*r.LagWindow, time.Duration(i+1)*r.LagWindow, p)
+			}
+		}
+	} else {
+		fmt.Fprintf(w, "  filing → in queue     not measured (no routing address)\n")
+	}
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "  raw JetStream publish %.0f msgs/s (%d × %d B)  %s\n", b.Throughput, b.Messages, b.Bytes, b.Publish)
+		if b.Throughput > 0 && b.Publish.P99 > 0 {
+			fmt.Fprintf(w, "  ratio                 throughput %.2f× of raw publish, p99 %.1f× raw publish p99\n",
+				r.Throughput/b.Throughput, float64(r.Filing.P99)/float64(b.Publish.P99))
+		}
+	}
+}
