@@ -81,6 +81,53 @@ func TestWarnBreachEscalateOnce(t *testing.T) {
 	}
 }
 
+// The ladder's reaction decides on the projection's state when the complaint
+// is still at the cause's sequence. Run again — after the escalation was
+// folded, and with the projection's row put back to the cause as if it had
+// not folded the escalation yet — it must not escalate a second time.
+func TestEscalationReactionRerunEscalatesOnce(t *testing.T) {
+	w := newWorld(t)
+	clk := clock.NewManual(t0)
+	in := w.start(startOpts{clock: clk, opts: adapters.Options{NoPoller: true}})
+	id := w.file(t0, filing{channel: complaintv1.Channel_CHANNEL_ONLINE_CHAT})
+	clk.Set(t0.Add(2 * time.Hour))
+	w.settle(t, in.poller, id)
+	if w.count(id, typeBreached) != 1 || w.count(id, typeEscalated) != 1 {
+		t.Fatalf("after breach: %v", w.eventTypes(id))
+	}
+	ctx := testCtx(t)
+	var causeSeq uint64
+	if err := w.pool.QueryRow(ctx, `SELECT (body->>'cause_seq')::bigint FROM escalation.reactions
+		WHERE complaint_id = $1 AND kind = 'escalate'`, id).Scan(&causeSeq); err != nil || causeSeq == 0 {
+		t.Fatalf("escalate reaction's cause_seq %d: %v", causeSeq, err)
+	}
+	rearm := func() {
+		t.Helper()
+		if _, err := w.pool.Exec(ctx, `UPDATE escalation.reactions SET fire_at = $1 WHERE complaint_id = $2`, clk.Now(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 1. The projection has folded the escalation: the slow path finds it.
+	rearm()
+	w.settle(t, in.poller, id)
+	if n := w.count(id, typeEscalated); n != 1 {
+		t.Fatalf("rerun after fold: %d escalations: %v", n, w.eventTypes(id))
+	}
+	// 2. The projection's row as it was at the cause (lagging): the fast path
+	// decides, its append expecting the cause's sequence conflicts, and the
+	// full decision finds the escalation stored.
+	if _, err := w.pool.Exec(ctx, `UPDATE escalation.complaints SET last_seq = $2,
+		facts = jsonb_set(jsonb_set(facts, '{last_seq}', to_jsonb($2::bigint)), '{level_id}', '""')
+		WHERE complaint_id = $1`, id, int64(causeSeq)); err != nil {
+		t.Fatal(err)
+	}
+	rearm()
+	pass(t, in.poller)
+	if n := w.count(id, typeEscalated); n != 1 {
+		t.Fatalf("rerun on a lagging projection: %d escalations: %v", n, w.eventTypes(id))
+	}
+}
+
 // Resolving pauses the resolution clock: no breach while resolved; reopening
 // resumes it with the time it had left; responding stops first response.
 func TestPauseResumeAndStops(t *testing.T) {

@@ -25,13 +25,18 @@ const (
 // Reaction is work an event calls for beyond the clocks: escalating or
 // alerting. ID is derived from the cause, so a refold yields the same ids.
 type Reaction struct {
-	ID          string                 `json:"id"`
-	Kind        ReactionKind           `json:"kind"`
-	ComplaintID string                 `json:"complaint_id,omitempty"`
-	ShopID      string                 `json:"shop_id"`
-	CauseEvent  string                 `json:"cause_event,omitempty"`
-	At          time.Time              `json:"at"`
-	Facts       policy.EscalationFacts `json:"facts"`
+	ID          string       `json:"id"`
+	Kind        ReactionKind `json:"kind"`
+	ComplaintID string       `json:"complaint_id,omitempty"`
+	ShopID      string       `json:"shop_id"`
+	CauseEvent  string       `json:"cause_event,omitempty"`
+	// CauseSeq is the complaint's last sequence once the cause was folded. A
+	// complaint still at CauseSeq has had nothing appended since, so its
+	// escalation for this cause cannot be stored yet: the poller may decide
+	// on the projection's state instead of loading the history.
+	CauseSeq uint64                 `json:"cause_seq,omitempty"`
+	At       time.Time              `json:"at"`
+	Facts    policy.EscalationFacts `json:"facts"`
 	// Alt are other facts of the same cause; the highest move wins (a broken
 	// promise is both a breach of the promise clock and a broken promise).
 	Alt        []policy.EscalationFacts `json:"alt,omitempty"`
@@ -282,7 +287,7 @@ func (c *Complaint) classified(ev *complaintv1.Event, cc *complaintv1.ComplaintC
 
 func (c *Complaint) escalation(ev *complaintv1.Event, at time.Time, f policy.EscalationFacts) Reaction {
 	return Reaction{ID: DerivedID("escalate", ev.GetEventId(), string(f.Event)), Kind: ReactEscalate, ComplaintID: c.ID,
-		ShopID: c.ShopID, CauseEvent: ev.GetEventId(), At: at, Facts: f, Severity: c.Severity, Category: c.Category}
+		ShopID: c.ShopID, CauseEvent: ev.GetEventId(), CauseSeq: c.LastSeq, At: at, Facts: f, Severity: c.Severity, Category: c.Category}
 }
 
 func (c *Complaint) ctx(p *policy.Policy, at time.Time) policy.SLAContext {
