@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -38,7 +39,8 @@ func simulate(ctx context.Context, fs *flag.FlagSet, args []string, addr *string
 	load := fs.Bool("load", false, "load mode: file at --rate for --duration and report throughput and latency")
 	rate := fs.Float64("rate", 0, "load: filings per second (0: as fast as possible)")
 	duration := fs.Duration("duration", 30*time.Second, "load: how long")
-	baseline := fs.Bool("baseline", true, "load: measure raw JetStream publish in the same run")
+	baseline := fs.Bool("baseline", true, "load: measure raw JetStream publish (and COPY, with --database-url) in the same run")
+	databaseURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "load: PostgreSQL for the raw COPY baseline (empty: no COPY baseline)")
 	routingAddr := fs.String("routing-addr", envOr("KESU_ROUTING_ADDR", "127.0.0.1:7102"), "routing gRPC address (simulated agents; load: filing → in queue)")
 	followupAddr := fs.String("followup-addr", envOr("KESU_FOLLOWUP_ADDR", "127.0.0.1:7104"), "followup gRPC address (simulated follow-up calls)")
 	agents := fs.Int("agents", 3, "simulated agents per queue working the season (0: none, filing only)")
@@ -96,9 +98,16 @@ func simulate(ctx context.Context, fs *flag.FlagSet, args []string, addr *string
 			}
 			probe = casework.NewRouting(conn, key).ScanQueues(queues)
 		}
+		var copyPool *pgxpool.Pool
+		if *baseline && *databaseURL != "" {
+			if copyPool, err = pgxpool.New(ctx, *databaseURL); err != nil {
+				return fmt.Errorf("--database-url: %w", err)
+			}
+			defer copyPool.Close()
+		}
 		rep, err := drive.Load(ctx, tgt, drive.LoadOptions{
 			Policy: pol, Seed: *seed, Rate: *rate, Duration: *duration, Concurrency: *concurrency,
-			RunID: *runID, Baseline: *baseline && *natsURL != "", Progress: out, Queue: probe,
+			RunID: *runID, Baseline: *baseline && *natsURL != "", CopyBaseline: copyPool, Progress: out, Queue: probe,
 		})
 		if rep != nil {
 			rep.Print(out)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -37,6 +39,10 @@ type LoadOptions struct {
 	// JetStream stream after the run, with the same concurrency: the floor
 	// any Kesu figure stands on. Needs the target's JetStream.
 	Baseline bool
+	// CopyBaseline, when set, also COPYs as many rows of the same size into a
+	// scratch PostgreSQL table after the run: the floor of the projections'
+	// writes.
+	CopyBaseline *pgxpool.Pool
 	// Progress receives a line per second; nil prints nothing.
 	Progress io.Writer
 }
@@ -97,6 +103,15 @@ type LoadReport struct {
 	// PerSecond is the filings completed in each second of the run.
 	PerSecond []int
 	Baseline  *BaselineReport
+	Copy      *CopyReport
+}
+
+// CopyReport is the raw PostgreSQL COPY measured in the same run.
+type CopyReport struct {
+	Rows       int
+	Bytes      int // per row
+	Elapsed    time.Duration
+	Throughput float64 // rows per second
 }
 
 // BaselineReport is the raw JetStream publish measured in the same run.
@@ -334,7 +349,44 @@ dispatch:
 		}
 		rep.Baseline = base
 	}
+	if o.CopyBaseline != nil {
+		b, err := proto.Marshal(contacts[0].FileRequest())
+		if err != nil {
+			return rep, err
+		}
+		c, err := CopyBaseline(ctx, o.CopyBaseline, max(rep.OK, 1000), len(b))
+		if err != nil {
+			return rep, err
+		}
+		rep.Copy = c
+	}
 	return rep, nil
+}
+
+// CopyBaseline COPYs n rows of size bytes (plus a bigint key with a primary
+// key index, as every projection row has one) into a scratch logged table in
+// chunks of 1 000, one transaction each, then drops the table.
+func CopyBaseline(ctx context.Context, pool *pgxpool.Pool, n, size int) (*CopyReport, error) {
+	const table = "simulate_copy_baseline"
+	if _, err := pool.Exec(ctx, `DROP TABLE IF EXISTS `+table+`; CREATE TABLE `+table+` (id bigint PRIMARY KEY, body bytea NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("copy baseline table: %w", err)
+	}
+	defer func() { _, _ = pool.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+table) }()
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte('a' + i%26)
+	}
+	const chunk = 1000
+	begin := time.Now()
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		if _, err := pool.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "body"},
+			pgx.CopyFromSlice(hi-lo, func(i int) ([]any, error) { return []any{int64(lo + i), payload}, nil })); err != nil {
+			return nil, fmt.Errorf("copy baseline: %w", err)
+		}
+	}
+	elapsed := time.Since(begin)
+	return &CopyReport{Rows: n, Bytes: size, Elapsed: elapsed, Throughput: float64(n) / elapsed.Seconds()}, nil
 }
 
 // Baseline publishes n messages of size bytes to a scratch file stream (one
@@ -415,6 +467,12 @@ func (r *LoadReport) Print(w io.Writer) {
 		if b.Throughput > 0 && b.Publish.P99 > 0 {
 			fmt.Fprintf(w, "  ratio                 throughput %.2f× of raw publish, p99 %.1f× raw publish p99\n",
 				r.Throughput/b.Throughput, float64(r.Filing.P99)/float64(b.Publish.P99))
+		}
+	}
+	if c := r.Copy; c != nil {
+		fmt.Fprintf(w, "  raw PostgreSQL COPY   %.0f rows/s (%d × %d B, 1 000 rows per COPY)\n", c.Throughput, c.Rows, c.Bytes)
+		if c.Throughput > 0 {
+			fmt.Fprintf(w, "  ratio                 throughput %.3f× of raw COPY\n", r.Throughput/c.Throughput)
 		}
 	}
 }
