@@ -58,12 +58,21 @@ type Floor struct {
 
 	mu      sync.Mutex
 	answers map[string]Answer // by follow-up id
+	seq     int               // answers recorded so far
+
+	stopOnce sync.Once
+	stopped  chan struct{}
 }
 
 // Answer is what a customer reached by a follow-up call said.
 type Answer struct {
 	ComplaintID, FollowUpID string
 	Score                   int
+	// Seq numbers the answers in the order followup acknowledged them (1,
+	// 2, …). One caller makes every call of a complaint, one after another,
+	// so of a complaint reopened and followed up again the higher Seq is
+	// the later answer: the one a report counts.
+	Seq int
 }
 
 // Answers returns every answer customers gave, one per follow-up: what
@@ -103,8 +112,14 @@ func NewFloor(cfg Config) (*Floor, error) {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 5 * time.Minute
 	}
-	return &Floor{cfg: cfg}, nil
+	return &Floor{cfg: cfg, stopped: make(chan struct{})}, nil
 }
+
+// Stop ends Run gracefully: each agent and caller finishes the look it is
+// taking, with its calls, and Run returns. Cancelling Run's context instead
+// abandons calls in flight — a follow-up answer followup recorded while its
+// call was cancelled would then be missing from Answers.
+func (f *Floor) Stop() { f.stopOnce.Do(func() { close(f.stopped) }) }
 
 // Roster staffs every queue of the policy (but follow-up calls) with
 // perQueue agents of the tiers it allows, mostly line 1 where it may; one in
@@ -146,8 +161,18 @@ func Roster(p *policy.Policy, perQueue int, seed uint64) []Agent {
 	return out
 }
 
-// Run puts the roster online and works until ctx ends.
+// Run puts the roster online and works until ctx ends or Stop is called.
 func (f *Floor) Run(ctx context.Context) error {
+	// The loops wait on idle (ended by Stop as well) and call on ctx.
+	idle, endIdle := context.WithCancel(ctx)
+	defer endIdle()
+	go func() {
+		select {
+		case <-f.stopped:
+			endIdle()
+		case <-idle.Done():
+		}
+	}()
 	for _, a := range append(slices.Clone(f.cfg.Agents), f.cfg.Callers...) {
 		if err := f.cfg.Casework.UpsertAgent(ctx, a); err != nil {
 			return fmt.Errorf("roster %s: %w", a.ID, err)
@@ -161,7 +186,7 @@ func (f *Floor) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.agentLoop(ctx, a)
+			f.agentLoop(ctx, idle, a)
 		}()
 	}
 	if f.cfg.FollowUps != nil {
@@ -169,7 +194,7 @@ func (f *Floor) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f.callerLoop(ctx, c, i, len(f.cfg.Callers))
+				f.callerLoop(ctx, idle, c, i, len(f.cfg.Callers))
 			}()
 		}
 	}
@@ -207,7 +232,7 @@ type caseState struct {
 	remedyID             string
 }
 
-func (f *Floor) agentLoop(ctx context.Context, a Agent) {
+func (f *Floor) agentLoop(ctx, idle context.Context, a Agent) {
 	rng := rngFor(f.cfg.Seed, a.ID)
 	cw := f.cfg.Casework
 	held := map[string]*caseState{}
@@ -220,7 +245,7 @@ func (f *Floor) agentLoop(ctx context.Context, a Agent) {
 		if now := f.cfg.Clock.Now(); next.Before(now) {
 			next = now.Add(f.cfg.Tick / 2)
 		}
-		if clock.SleepUntil(ctx, f.cfg.Clock, next) != nil {
+		if clock.SleepUntil(idle, f.cfg.Clock, next) != nil {
 			return
 		}
 		now := f.cfg.Clock.Now()
@@ -540,7 +565,7 @@ func Satisfaction(rng *rand.Rand, it Item, remedyGranted bool) int {
 	return int(math.Max(1, math.Min(5, math.Round(s))))
 }
 
-func (f *Floor) callerLoop(ctx context.Context, c Agent, i, n int) {
+func (f *Floor) callerLoop(ctx, idle context.Context, c Agent, i, n int) {
 	rng := rngFor(f.cfg.Seed, c.ID)
 	tried := map[string]int{} // follow-up id → last attempt number made
 	next := f.cfg.Clock.Now()
@@ -549,7 +574,7 @@ func (f *Floor) callerLoop(ctx context.Context, c Agent, i, n int) {
 		if now := f.cfg.Clock.Now(); next.Before(now) {
 			next = now.Add(f.cfg.Tick)
 		}
-		if clock.SleepUntil(ctx, f.cfg.Clock, next) != nil {
+		if clock.SleepUntil(idle, f.cfg.Clock, next) != nil {
 			return
 		}
 		now := f.cfg.Clock.Now()
@@ -605,7 +630,8 @@ func (f *Floor) callerLoop(ctx context.Context, c Agent, i, n int) {
 					if f.answers == nil {
 						f.answers = map[string]Answer{}
 					}
-					f.answers[fu.FollowUpID] = Answer{ComplaintID: fu.ComplaintID, FollowUpID: fu.FollowUpID, Score: score}
+					f.seq++
+					f.answers[fu.FollowUpID] = Answer{ComplaintID: fu.ComplaintID, FollowUpID: fu.FollowUpID, Score: score, Seq: f.seq}
 					f.mu.Unlock()
 				}
 			}

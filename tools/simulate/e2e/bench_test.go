@@ -26,7 +26,7 @@ func BenchmarkFilingLoad(b *testing.B) {
 // followup) running: it also measures filing → visible in its queue,
 // reading routing's queues (ListQueue) every 100 ms.
 func BenchmarkFilingToQueue(b *testing.B) {
-	s := startFullStack(b, time.Time{}, 1)
+	s := startFullStack(b, time.Time{}, 1, []string{"intake", "routing", "escalation", "followup"})
 	var queues []string
 	for _, q := range s.policy.Queues {
 		queues = append(queues, q.ID)

@@ -1,7 +1,8 @@
 // Package e2e plays a small seeded season through the real services, started
 // as their binaries on real NATS and PostgreSQL, and checks the invariants a
-// merchant relies on. Today it covers intake; routing, escalation, followup
-// and reporting join as they land (docs/simulate.md).
+// merchant relies on: intake alone (TestSeasonThroughIntake) and every
+// service with simulated agents and customers (TestSeasonThroughEveryService;
+// docs/simulate.md, "Tests").
 package e2e
 
 import (
