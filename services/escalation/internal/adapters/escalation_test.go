@@ -20,6 +20,7 @@ import (
 	"github.com/kesu315/kesu/services/escalation/internal/adapters"
 	"github.com/kesu315/kesu/services/kit/auth"
 	"github.com/kesu315/kesu/services/kit/clock"
+	"github.com/kesu315/kesu/services/kit/events"
 	"github.com/kesu315/kesu/services/kit/grpcerr"
 	"github.com/kesu315/kesu/services/kit/policy"
 )
@@ -125,6 +126,77 @@ func TestEscalationReactionRerunEscalatesOnce(t *testing.T) {
 	pass(t, in.poller)
 	if n := w.count(id, typeEscalated); n != 1 {
 		t.Fatalf("rerun on a lagging projection: %d escalations: %v", n, w.eventTypes(id))
+	}
+}
+
+// A wait answered only after it was due, then a new contact before the
+// poller fired: the restart moves the deadline row to the next generation,
+// and the late generation's breach must still be recorded — once — while
+// the new wait runs on and breaches on its own.
+func TestLateStopThenRestartStillBreaches(t *testing.T) {
+	w := newWorld(t)
+	clk := clock.NewManual(t0)
+	in := w.start(startOpts{clock: clk, opts: adapters.Options{NoPoller: true}})
+	id := w.file(t0, filing{channel: complaintv1.Channel_CHANNEL_ONLINE_CHAT})
+	w.appendEvents(id, t0.Add(time.Minute), &complaintv1.AgentResponded{AgentId: "a1", FirstResponse: true})
+	w.waitProjected(id, w.appendEvents(id, t0.Add(10*time.Minute), &complaintv1.ContactAdded{ContactNumber: 2}))
+	clocks := func() *escalationv1.Clock {
+		t.Helper()
+		res, err := in.client.GetClocks(as(t, auth.RoleSupervisor), &escalationv1.GetClocksRequest{ComplaintId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return clockByKind(t, res.GetClocks(), complaintv1.ClockKind_CLOCK_KIND_NEXT_RESPONSE, "")
+	}
+	first := clocks()
+	due1 := first.GetDueAt().AsTime()
+	if first.GetGeneration() != 1 || !due1.After(t0) {
+		t.Fatalf("next response clock %v", first)
+	}
+	// Answered late, asked again, all before any pass ran.
+	w.appendEvents(id, due1.Add(5*time.Minute), &complaintv1.AgentResponded{AgentId: "a1"})
+	w.waitProjected(id, w.appendEvents(id, due1.Add(10*time.Minute), &complaintv1.ContactAdded{ContactNumber: 3}))
+	second := clocks()
+	if second.GetGeneration() != 2 || !second.GetDueAt().AsTime().After(due1.Add(10*time.Minute)) {
+		t.Fatalf("restarted clock %v", second)
+	}
+	breaches := func() map[int64]int {
+		t.Helper()
+		recs, err := w.store.Load(testCtx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int64]int{}
+		for _, r := range recs {
+			if r.Type != typeBreached {
+				continue
+			}
+			ev, err := events.Decode(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := ev.GetDeadlineBreached(); b.GetClock() == complaintv1.ClockKind_CLOCK_KIND_NEXT_RESPONSE {
+				out[b.GetGeneration()]++
+				if b.GetGeneration() == 1 && !b.GetDueAt().AsTime().Equal(due1) {
+					t.Errorf("late breach due %v, want %v", b.GetDueAt().AsTime(), due1)
+				}
+			}
+		}
+		return out
+	}
+	clk.Set(due1.Add(11 * time.Minute))
+	w.settle(t, in.poller, id)
+	w.settle(t, in.poller, id) // a second round finds nothing more to do
+	if got := breaches(); got[1] != 1 || got[2] != 0 {
+		t.Fatalf("next response breaches by generation %v, want the late one once: %v", got, w.eventTypes(id))
+	}
+	if a := w.alertCounts(); a[alertsv1.AlertKind_ALERT_KIND_BREACHED] != 1 {
+		t.Fatalf("alerts %v", a)
+	}
+	clk.Set(second.GetDueAt().AsTime().Add(time.Minute))
+	w.settle(t, in.poller, id)
+	if got := breaches(); got[1] != 1 || got[2] != 1 {
+		t.Fatalf("next response breaches by generation %v after the new wait ran out: %v", got, w.eventTypes(id))
 	}
 }
 

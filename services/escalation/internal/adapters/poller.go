@@ -694,8 +694,44 @@ func (p *Poller) react(ctx context.Context, row reactionRow, now time.Time, know
 		return nil
 	case domain.ReactEscalate:
 		return p.escalate(ctx, r, now, known)
+	case domain.ReactLateBreach:
+		return p.lateBreach(ctx, r, now)
 	}
 	return fmt.Errorf("unknown reaction kind %q", r.Kind)
+}
+
+// lateBreach appends the breach of a clock generation a restart superseded
+// before the poller fired it. The breach's id is the one the poller would
+// have used, so whichever of the two got there first is the only one.
+func (p *Poller) lateBreach(ctx context.Context, r domain.Reaction, now time.Time) error {
+	late := r.Late
+	if late == nil {
+		return errors.New("late_breach reaction without its clock")
+	}
+	g := fmt.Sprint(late.Generation)
+	var c *domain.Complaint
+	recs, err := eventstore.Decide(ctx, p.store, r.ComplaintID, func(history []eventstore.Record) ([]eventstore.Event, error) {
+		if hasEvent(history, domain.DerivedID("breach", late.ID, g)) || hasEvent(history, domain.DerivedID("promise_broken", late.ID, g)) {
+			return nil, nil
+		}
+		var err error
+		if c, err = p.fold(r.ComplaintID, history); err != nil {
+			return nil, err
+		}
+		return p.encode(c, domain.LateBreach(c, p.policy, late, now), late.Due, now, late.ID)
+	}, eventstore.DecideOptions{})
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	row := dueRow{id: late.ID, complaint: r.ComplaintID, shop: r.ShopID, clock: string(late.Clock), key: late.Key,
+		gen: late.Generation, due: late.Due}
+	if p.cfg.OnBreach != nil {
+		p.cfg.OnBreach(late.Due, p.clock.Now())
+	}
+	p.m.breaches.Add(ctx, 1)
+	p.m.lateness.Record(ctx, p.clock.Now().Sub(late.Due).Seconds())
+	p.publish(ctx, []*alertsv1.Alert{p.breachAlert(c, row, now)})
+	return nil
 }
 
 func (p *Poller) escalate(ctx context.Context, r domain.Reaction, now time.Time, known *domain.Complaint) error {

@@ -50,6 +50,22 @@ func Breach(c *Complaint, p *policy.Policy, deadlineID string, gen int64, due, n
 	if !late {
 		return nil
 	}
+	return breachOf(c, p, cl, gen, due, now)
+}
+
+// LateBreach decides the breach of a clock generation a restart has
+// superseded (a late_breach reaction): the clock as it stood when it
+// stopped, past its due instant.
+func LateBreach(c *Complaint, p *policy.Policy, late *Clock, now time.Time) []Decision {
+	if late == nil || !late.lateUnbreached() {
+		return nil
+	}
+	return breachOf(c, p, late, late.Generation, late.Due, now)
+}
+
+// breachOf is the breach record of one clock generation.
+func breachOf(c *Complaint, p *policy.Policy, cl *Clock, gen int64, due, now time.Time) []Decision {
+	deadlineID := cl.ID
 	g := fmt.Sprint(gen)
 	if cl.Clock == policy.ClockPromise {
 		return []Decision{{ID: DerivedID("promise_broken", deadlineID, g), Payload: &complaintv1.PromiseBroken{

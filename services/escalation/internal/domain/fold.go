@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -20,6 +21,11 @@ const (
 	ReactMajorArrived ReactionKind = "major_arrived"
 	// ReactSpike publishes a spike alert (raised by the projection's counters).
 	ReactSpike ReactionKind = "spike"
+	// ReactLateBreach appends the breach of a clock generation that stopped
+	// only after it was due and was restarted before the poller recorded its
+	// breach: the restart moves the deadline row to the next generation, so
+	// the row can no longer fire the old one.
+	ReactLateBreach ReactionKind = "late_breach"
 )
 
 // Reaction is work an event calls for beyond the clocks: escalating or
@@ -46,6 +52,9 @@ type Reaction struct {
 	Product    string                   `json:"product,omitempty"`
 	Count      int64                    `json:"count,omitempty"`
 	Baseline   int64                    `json:"baseline,omitempty"`
+	// Late is the clock generation a late_breach reaction breaches, as it
+	// stood when it stopped.
+	Late *Clock `json:"late,omitempty"`
 }
 
 // Effects is what one event changed.
@@ -347,6 +356,14 @@ func (c *Complaint) start(p *policy.Policy, clk policy.Clock, key string, at, du
 		cl = &Clock{ID: DeadlineID(c.ID, clk, key), Complaint: c.ID, ShopID: c.ShopID, Clock: clk, Key: key}
 	} else if cl.Status == ClockBreached || cl.Status == ClockRunning {
 		return nil // a breach is final; a running clock keeps its time
+	} else if cl.lateUnbreached() {
+		// Stopped after it was due, its breach not recorded yet: the
+		// restart must not swallow it.
+		late := *cl
+		fx.Reactions = append(fx.Reactions, Reaction{
+			ID: DerivedID("late_breach", cl.ID, fmt.Sprint(cl.Generation)), Kind: ReactLateBreach, ComplaintID: c.ID,
+			ShopID: c.ShopID, At: at, DeadlineID: cl.ID, Severity: c.Severity, Category: c.Category, Late: &late,
+		})
 	}
 	next := *cl
 	next.Generation++
@@ -359,6 +376,12 @@ func (c *Complaint) start(p *policy.Policy, clk policy.Clock, key string, at, du
 	c.Clocks[k] = cl
 	fx.dirty(k)
 	return cl
+}
+
+// lateUnbreached says the clock stopped (or paused) only after its due
+// instant and no breach of this generation is recorded.
+func (cl *Clock) lateUnbreached() bool {
+	return (cl.Status == ClockStopped || cl.Status == ClockPaused) && !cl.Due.IsZero() && cl.Stopped.After(cl.Due) && cl.Breached.IsZero()
 }
 
 func (c *Complaint) startIfIdle(p *policy.Policy, clk policy.Clock, key string, at time.Time, fx *Effects) {
