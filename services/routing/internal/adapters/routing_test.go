@@ -16,6 +16,7 @@ import (
 	"github.com/kesu315/kesu/services/kit/events"
 	"github.com/kesu315/kesu/services/kit/grpcerr"
 	"github.com/kesu315/kesu/services/routing/internal/adapters"
+	"github.com/kesu315/kesu/services/routing/internal/domain"
 )
 
 const (
@@ -423,6 +424,24 @@ func TestReactionIsIdempotentUnderRedelivery(t *testing.T) {
 		out, _, err := h.svc.React(context.Background(), ev, pool)
 		if err != nil || len(out) != 0 {
 			t.Fatalf("redelivered %s decided %v (%v)", r.Type, out, err)
+		}
+	}
+	// The same, deciding first on the projection's state as it stood at
+	// each event (a batch redelivered after a crash between the reaction's
+	// append and the checkpoint's commit): the append expecting that state's
+	// sequence conflicts, and the full decision finds the reaction stored.
+	var evs []*complaintv1.Event
+	var seqs []uint64
+	for _, r := range recs {
+		ev, err := events.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := domain.Fold(evs, seqs).Status
+		evs, seqs = append(evs, ev), append(seqs, r.StreamSeq)
+		out, _, err := h.svc.ReactOn(context.Background(), ev, domain.Fold(evs, seqs), before, pool)
+		if err != nil || len(out) != 0 {
+			t.Fatalf("redelivered %s on the state as of it decided %v (%v)", r.Type, out, err)
 		}
 	}
 	after, _ := h.store.Load(context.Background(), id)

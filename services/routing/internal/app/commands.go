@@ -190,6 +190,95 @@ func Triggers(ev *complaintv1.Event) bool {
 	return false
 }
 
+// Prepared is a reaction decided on the projection's state of a complaint,
+// its loads reserved in the pool, not yet appended.
+type Prepared struct {
+	cause    *complaintv1.Event
+	expected uint64
+	built    []*complaintv1.Event
+	evs      []eventstore.Event
+	pool     *domain.Pool
+	undo     func()
+}
+
+// Prepare decides cause's reaction on known, the projection's state of the
+// complaint (its history up to known.LastSeq, cause included), with before,
+// the status just before the cause, and reserves its loads in pool. It
+// returns nil when that decides nothing — a stale state could wrongly decide
+// nothing, so the caller then runs React. Preparing is cheap and in memory:
+// a projection prepares its batch's reactions in stream order (the oldest
+// gets the free slot) and appends them concurrently.
+func (s *Service) Prepare(cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) *Prepared {
+	if known == nil || known.LastSeq == 0 || known.ComplaintID != cause.GetComplaintId() {
+		return nil
+	}
+	w := *known // React applies its decision to the state it is given
+	pool.Lock()
+	msgs := domain.React(&w, before, cause, s.policy, pool)
+	undo := pool.Reserve(msgs)
+	pool.Unlock()
+	pr := &Prepared{cause: cause, expected: known.LastSeq, pool: pool, undo: undo}
+	if len(msgs) == 0 {
+		pr.giveBack()
+		return nil
+	}
+	env := events.Envelope{ComplaintID: w.ComplaintID, ShopID: w.ShopID, Actor: systemActor, RecordedAt: s.clock.Now(),
+		CorrelationID: cause.GetCorrelationId(), CausationID: cause.GetEventId()}
+	salt := fmt.Sprint(known.LastSeq) // as React derives them: same cause, same state, same ids
+	built, err := newEvents(env, msgs, func(i int) string { return derivedID(cause.GetEventId(), salt, i) })
+	if err == nil {
+		pr.evs, err = encode(built)
+	}
+	if err != nil {
+		pr.giveBack()
+		return nil
+	}
+	pr.built = built
+	return pr
+}
+
+func (pr *Prepared) giveBack() {
+	pr.pool.Lock()
+	pr.undo()
+	pr.pool.Unlock()
+}
+
+// AppendPrepared appends a prepared reaction expecting the sequence it was
+// decided on. If it lands, the decision was made on exactly the history it
+// extends, and the history load React makes is saved. retry reports that it
+// did not land because the complaint moved on: its loads are given back and
+// the caller runs React. This very reaction found stored already (a batch
+// redelivered after a crash) appends and returns nothing, as React would.
+func (s *Service) AppendPrepared(ctx context.Context, pr *Prepared) (out []*complaintv1.Event, seq uint64, retry bool, err error) {
+	app, err := s.store.Append(ctx, pr.cause.GetComplaintId(), pr.expected, pr.evs...)
+	switch {
+	case err == nil && app.Duplicate:
+		// Its loads come with its events when the projection folds them.
+		pr.giveBack()
+		return nil, 0, false, nil
+	case err == nil:
+		return pr.built, app.Seqs[len(app.Seqs)-1], false, nil
+	case errors.Is(err, eventstore.ErrConflict):
+		pr.giveBack()
+		return nil, 0, true, nil
+	default:
+		pr.giveBack()
+		return nil, 0, false, fmt.Errorf("react to %s on %s: %w", events.TypeOf(pr.cause), pr.cause.GetComplaintId(), err)
+	}
+}
+
+// ReactOn is Prepare, AppendPrepared and, when either says so, React: one
+// reaction deciding first on the projection's state.
+func (s *Service) ReactOn(ctx context.Context, cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) ([]*complaintv1.Event, uint64, error) {
+	if pr := s.Prepare(cause, known, before, pool); pr != nil {
+		out, seq, retry, err := s.AppendPrepared(ctx, pr)
+		if !retry {
+			return out, seq, err
+		}
+	}
+	return s.React(ctx, cause, pool)
+}
+
 // React appends routing's reaction to cause (a stored event of another
 // service, or routing's own unassignments and transfers) and returns the
 // events appended. pool is the roster with current loads, shared by
