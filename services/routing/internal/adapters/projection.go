@@ -175,6 +175,8 @@ type Reactor interface {
 type stateReactor interface {
 	Prepare(cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) *app.Prepared
 	AppendPrepared(ctx context.Context, pr *app.Prepared) (out []*complaintv1.Event, seq uint64, retry bool, err error)
+	History(ctx context.Context, complaintID string) ([]eventstore.Record, error)
+	PrepareOnHistory(cause *complaintv1.Event, history []eventstore.Record, pool *domain.Pool) (*app.Prepared, error)
 }
 
 // appendConcurrency bounds a batch's reactions in flight: each append waits
@@ -354,48 +356,13 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 		}
 	}
 	p.mu.Unlock()
-	// Decided in stream order — the oldest event gets the free slot — on
-	// the projection's state, then appended concurrently: the appends are
-	// round trips, and one after another they held a batch for seconds on
-	// a busy server. A complaint's second trigger in the batch, a decision
-	// that did not land (the complaint moved on) or decided nothing on this
-	// state, runs the full React afterwards, again in stream order.
-	sr, _ := p.reactor.(stateReactor)
-	type slot struct {
-		pr    *app.Prepared
-		out   []*complaintv1.Event
-		seq   uint64
-		retry bool
-	}
-	slots := make([]slot, len(triggers))
-	if sr != nil {
-		prepared := map[string]bool{}
-		for i, tr := range triggers {
-			id := tr.ev.GetComplaintId()
-			if prepared[id] {
-				continue
-			}
-			prepared[id] = true
-			// works holds each complaint as of this batch's end, which is
-			// the history a reaction decides on (not as of its cause).
-			slots[i].pr = sr.Prepare(tr.ev, works[id], tr.before, pool)
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(appendConcurrency)
-		for i := range slots {
-			if slots[i].pr == nil {
-				continue
-			}
-			g.Go(func() error {
-				var err error
-				slots[i].out, slots[i].seq, slots[i].retry, err = sr.AppendPrepared(gctx, slots[i].pr)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
-	}
+	// Decided in stream order — the oldest event gets the free slot — and
+	// appended concurrently, each expecting the sequence it was decided on:
+	// the appends are round trips, and one after another they held a batch
+	// for seconds on a busy server. First on the state the projection has
+	// just folded (no load); what did not land there (the complaint moved
+	// on, or a second trigger of a complaint) on each complaint's history,
+	// loaded concurrently; what is left by React, one after another.
 	note := func(out []*complaintv1.Event, seq uint64) {
 		for _, o := range out {
 			if x := o.GetComplaintAssigned(); x != nil {
@@ -405,9 +372,66 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 			}
 		}
 	}
+	done := make([]bool, len(triggers))
+	if sr, ok := p.reactor.(stateReactor); ok {
+		// Round 1: on the state this batch folded.
+		slots := make([]*app.Prepared, len(triggers))
+		seen := map[string]bool{}
+		for i, tr := range triggers {
+			if id := tr.ev.GetComplaintId(); !seen[id] {
+				seen[id] = true
+				slots[i] = sr.Prepare(tr.ev, works[id], tr.before, pool)
+			}
+		}
+		if err := appendRound(ctx, sr, slots, done, note); err != nil {
+			return err
+		}
+		// Round 2: on each complaint's history.
+		var ids []string
+		need := map[string]bool{}
+		for i, tr := range triggers {
+			if id := tr.ev.GetComplaintId(); !done[i] && !need[id] {
+				need[id] = true
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			hist := make([][]eventstore.Record, len(ids))
+			g, gctx := errgroup.WithContext(ctx)
+			g.SetLimit(appendConcurrency)
+			for k, id := range ids {
+				g.Go(func() error {
+					var err error
+					hist[k], err = sr.History(gctx, id)
+					return err
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return err
+			}
+			byID := make(map[string][]eventstore.Record, len(ids))
+			for k, id := range ids {
+				byID[id] = hist[k]
+			}
+			slots = make([]*app.Prepared, len(triggers))
+			seen = map[string]bool{}
+			for i, tr := range triggers {
+				if id := tr.ev.GetComplaintId(); !done[i] && !seen[id] {
+					seen[id] = true
+					pr, err := sr.PrepareOnHistory(tr.ev, byID[id], pool)
+					if err != nil {
+						return err
+					}
+					slots[i] = pr
+				}
+			}
+			if err := appendRound(ctx, sr, slots, done, note); err != nil {
+				return err
+			}
+		}
+	}
 	for i, tr := range triggers {
-		if slots[i].pr != nil && !slots[i].retry {
-			note(slots[i].out, slots[i].seq)
+		if done[i] {
 			continue
 		}
 		out, seq, err := p.reactor.React(ctx, tr.ev, pool)
@@ -482,6 +506,40 @@ func loadWorks(ctx context.Context, q querier, ids []string) (map[string]*domain
 		out[r.ComplaintID] = w
 	}
 	return out, nil
+}
+
+// appendRound appends the prepared slots concurrently and marks done those
+// that landed (or rightly decided nothing), noting their assignments.
+func appendRound(ctx context.Context, sr stateReactor, slots []*app.Prepared, done []bool,
+	note func([]*complaintv1.Event, uint64)) error {
+	type result struct {
+		out   []*complaintv1.Event
+		seq   uint64
+		retry bool
+	}
+	res := make([]result, len(slots))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(appendConcurrency)
+	for i, pr := range slots {
+		if pr == nil {
+			continue
+		}
+		g.Go(func() error {
+			var err error
+			res[i].out, res[i].seq, res[i].retry, err = sr.AppendPrepared(gctx, pr)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, pr := range slots {
+		if pr != nil && !res[i].retry {
+			done[i] = true
+			note(res[i].out, res[i].seq)
+		}
+	}
+	return nil
 }
 
 // Reset empties the projection before a rebuild.

@@ -38,6 +38,9 @@ var (
 type EventStore interface {
 	Append(ctx context.Context, complaintID string, expectedSeq uint64, evs ...eventstore.Event) (eventstore.Appended, error)
 	Load(ctx context.Context, complaintID string) ([]eventstore.Record, error)
+	// LoadAfter reads the events above a sequence: none says a state
+	// folded up to it is the complaint's whole history.
+	LoadAfter(ctx context.Context, complaintID string, afterSeq uint64) ([]eventstore.Record, error)
 }
 
 // Roster is the agents: routing's own table, not complaint events.

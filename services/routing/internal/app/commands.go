@@ -204,10 +204,9 @@ type Prepared struct {
 // Prepare decides cause's reaction on known, the projection's state of the
 // complaint (its history up to known.LastSeq, cause included), with before,
 // the status just before the cause, and reserves its loads in pool. It
-// returns nil when that decides nothing — a stale state could wrongly decide
-// nothing, so the caller then runs React. Preparing is cheap and in memory:
-// a projection prepares its batch's reactions in stream order (the oldest
-// gets the free slot) and appends them concurrently.
+// returns nil when known cannot be decided on. Preparing is cheap and in
+// memory: a projection prepares its batch's reactions in stream order (the
+// oldest gets the free slot) and appends them concurrently.
 func (s *Service) Prepare(cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) *Prepared {
 	if known == nil || known.LastSeq == 0 || known.ComplaintID != cause.GetComplaintId() {
 		return nil
@@ -219,8 +218,9 @@ func (s *Service) Prepare(cause *complaintv1.Event, known *domain.Work, before d
 	pool.Unlock()
 	pr := &Prepared{cause: cause, expected: known.LastSeq, pool: pool, undo: undo}
 	if len(msgs) == 0 {
+		// Nothing to do on this state; AppendPrepared checks it is current.
 		pr.giveBack()
-		return nil
+		return pr
 	}
 	env := events.Envelope{ComplaintID: w.ComplaintID, ShopID: w.ShopID, Actor: systemActor, RecordedAt: s.clock.Now(),
 		CorrelationID: cause.GetCorrelationId(), CausationID: cause.GetEventId()}
@@ -237,19 +237,57 @@ func (s *Service) Prepare(cause *complaintv1.Event, known *domain.Work, before d
 	return pr
 }
 
+// History is a complaint's whole history, for PrepareOnHistory.
+func (s *Service) History(ctx context.Context, complaintID string) ([]eventstore.Record, error) {
+	return s.store.Load(ctx, complaintID)
+}
+
+// PrepareOnHistory is Prepare on the state folded from history (as React
+// decides), the status before the cause taken where the cause stands in it.
+// Loading histories concurrently and preparing on them in stream order keeps
+// React's decisions without its one-after-another round trips.
+func (s *Service) PrepareOnHistory(cause *complaintv1.Event, history []eventstore.Record, pool *domain.Pool) (*Prepared, error) {
+	w := &domain.Work{}
+	before := domain.StatusNone
+	for _, r := range history {
+		ev, err := events.Decode(r)
+		if err != nil {
+			return nil, err
+		}
+		if ev.GetEventId() == cause.GetEventId() {
+			before = w.Status
+		}
+		w.Evolve(ev, r.StreamSeq)
+	}
+	return s.Prepare(cause, w, before, pool), nil
+}
+
 func (pr *Prepared) giveBack() {
+	if pr.undo == nil {
+		return
+	}
 	pr.pool.Lock()
 	pr.undo()
 	pr.pool.Unlock()
+	pr.undo = nil
 }
 
 // AppendPrepared appends a prepared reaction expecting the sequence it was
-// decided on. If it lands, the decision was made on exactly the history it
+// decided on (a prepared "nothing" is checked against the stream instead). If it lands, the decision was made on exactly the history it
 // extends, and the history load React makes is saved. retry reports that it
 // did not land because the complaint moved on: its loads are given back and
 // the caller runs React. This very reaction found stored already (a batch
 // redelivered after a crash) appends and returns nothing, as React would.
 func (s *Service) AppendPrepared(ctx context.Context, pr *Prepared) (out []*complaintv1.Event, seq uint64, retry bool, err error) {
+	if len(pr.evs) == 0 {
+		// Decided nothing: right only if nothing followed the state decided
+		// on (a later event could call for a move); one short read says so.
+		more, err := s.store.LoadAfter(ctx, pr.cause.GetComplaintId(), pr.expected)
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("react to %s on %s: %w", events.TypeOf(pr.cause), pr.cause.GetComplaintId(), err)
+		}
+		return nil, 0, len(more) > 0, nil
+	}
 	app, err := s.store.Append(ctx, pr.cause.GetComplaintId(), pr.expected, pr.evs...)
 	switch {
 	case err == nil && app.Duplicate:
