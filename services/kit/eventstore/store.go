@@ -191,6 +191,18 @@ func (s *Store) Append(ctx context.Context, complaintID string, expectedSeq uint
 			if found != nil {
 				return Appended{ComplaintID: complaintID, Seqs: found, Duplicate: true}, nil
 			}
+			if code == codeBatchDuplicateMessage && next == 0 && inFlight < s.opts.MaxRetries {
+				// On a cluster the duplicate window knows a racing append's
+				// ids as soon as it is proposed, before it can be read: with
+				// nothing after the expectation yet, ask again once it has
+				// settled (then it is found above as our own append, or the
+				// ids really were used for other events).
+				inFlight++
+				if werr := bo.Wait(ctx); werr != nil {
+					return Appended{}, fmt.Errorf("eventstore: append to complaint %s: %w", complaintID, werr)
+				}
+				continue
+			}
 			if code == codeBatchDuplicateMessage {
 				return Appended{}, fmt.Errorf("%w: complaint %s: an event id of this append was stored before as another event: %w",
 					ErrDuplicateEvent, complaintID, err)
