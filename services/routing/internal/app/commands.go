@@ -247,19 +247,29 @@ func (s *Service) History(ctx context.Context, complaintID string) ([]eventstore
 // Loading histories concurrently and preparing on them in stream order keeps
 // React's decisions without its one-after-another round trips.
 func (s *Service) PrepareOnHistory(cause *complaintv1.Event, history []eventstore.Record, pool *domain.Pool) (*Prepared, error) {
+	w, before, err := foldAround(history, cause)
+	if err != nil {
+		return nil, err
+	}
+	return s.Prepare(cause, w, before, pool), nil
+}
+
+// foldAround folds a complaint's history and notes its status just before
+// the cause: what a reaction decides on.
+func foldAround(history []eventstore.Record, cause *complaintv1.Event) (*domain.Work, domain.Status, error) {
 	w := &domain.Work{}
 	before := domain.StatusNone
 	for _, r := range history {
 		ev, err := events.Decode(r)
 		if err != nil {
-			return nil, err
+			return nil, before, err
 		}
 		if ev.GetEventId() == cause.GetEventId() {
 			before = w.Status
 		}
 		w.Evolve(ev, r.StreamSeq)
 	}
-	return s.Prepare(cause, w, before, pool), nil
+	return w, before, nil
 }
 
 func (pr *Prepared) giveBack() {
@@ -337,17 +347,9 @@ func (s *Service) React(ctx context.Context, cause *complaintv1.Event, pool *dom
 	recs, err := eventstore.Decide(ctx, s.store, cause.GetComplaintId(), func(history []eventstore.Record) ([]eventstore.Event, error) {
 		release()
 		built = nil
-		w := &domain.Work{}
-		before := domain.StatusNone
-		for _, r := range history {
-			ev, err := events.Decode(r)
-			if err != nil {
-				return nil, err
-			}
-			if ev.GetEventId() == cause.GetEventId() {
-				before = w.Status
-			}
-			w.Evolve(ev, r.StreamSeq)
+		w, before, err := foldAround(history, cause)
+		if err != nil {
+			return nil, err
 		}
 		pool.Lock()
 		msgs := domain.React(w, before, cause, s.policy, pool)
@@ -361,7 +363,6 @@ func (s *Service) React(ctx context.Context, cause *complaintv1.Event, pool *dom
 		// Ids derive from the cause and the state decided on: the same
 		// reaction to the same state is the same event.
 		salt := fmt.Sprint(w.LastSeq)
-		var err error
 		if built, err = newEvents(env, msgs, func(i int) string { return derivedID(cause.GetEventId(), salt, i) }); err != nil {
 			return nil, err
 		}
