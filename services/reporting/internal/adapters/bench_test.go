@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -26,15 +25,6 @@ import (
 	"github.com/kesu315/kesu/services/reporting/internal/domain"
 	"github.com/kesu315/kesu/services/reporting/internal/render"
 )
-
-// benchComplaints is the season size: 20 000 complaints (~400 000 events) by
-// default, 1 000 000 (~20 000 000 events) with KESU_BENCH_FULL=1.
-func benchComplaints() int {
-	if os.Getenv("KESU_BENCH_FULL") == "1" {
-		return 1_000_000
-	}
-	return 20_000
-}
 
 var (
 	benchChannels   = []complaintv1.Channel{complaintv1.Channel_CHANNEL_ONLINE_CHAT, complaintv1.Channel_CHANNEL_ONLINE_CHAT, complaintv1.Channel_CHANNEL_HOTLINE_400, complaintv1.Channel_CHANNEL_EMAIL, complaintv1.Channel_CHANNEL_WEIBO, complaintv1.Channel_CHANNEL_ODR_12315, complaintv1.Channel_CHANNEL_MARKETPLACE_ARBITRATION}
@@ -138,8 +128,9 @@ func (g *seasonGen) complaint(i int) []eventstore.Record {
 }
 
 // chunks yields the season in stream order, complaints interleaved a
-// window at a time as a live season interleaves them, chunk by chunk so a
-// full-size season never sits in memory at once.
+// window at a time as a live season interleaves them, chunk by chunk: the
+// caller keeps each chunk encoded (generateSeason), so a full-size season's
+// records never sit in memory at once.
 func (g *seasonGen) chunks(n, chunk int, fn func([]eventstore.Record) error) error {
 	const window = 64
 	buf := make([]eventstore.Record, 0, chunk)
@@ -180,12 +171,14 @@ func (g *seasonGen) resequence(recs []eventstore.Record, next *uint64) {
 	}
 }
 
-// BenchmarkRebuild replays a generated season through the projection's own
+// BenchmarkRebuild loads a generated season through the projection's own
 // rebuild path (Reset, Stage per chunk, Merge: decode, fold, COPY) in one
 // transaction, and in the same run COPYs exactly the rows it produced into
-// twins of the tables (same columns and indexes): the baseline. Generating
-// the events is not timed. JetStream's replay is not in this path: the
-// rebuild test runs Runner.Rebuild through JetStream, for equality.
+// twins of the tables (same columns and indexes), once through pgx's
+// CopyFrom and once as PostgreSQL's binary COPY stream: the baselines. The
+// season is generated before the timed span. JetStream's replay is not in
+// this path: the rebuild test runs Runner.Rebuild through JetStream, for
+// equality.
 func BenchmarkRebuild(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewDB(b)
@@ -196,157 +189,50 @@ func BenchmarkRebuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n := benchComplaints()
-	const chunk = 16384
-	for b.Loop() {
-		// Kesu: the rebuild.
-		gen := &seasonGen{rng: rand.New(rand.NewPCG(1, 2)), start: at(2027, 2, 25, 0, 0)}
-		proj := adapters.NewProjection(domain.PolicyPlacer{Policy: pol})
-		tx, err := pool.Begin(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var took time.Duration
-		var events int
-		var next uint64
-		t0 := time.Now()
-		if err := proj.Reset(ctx, tx); err != nil {
-			b.Fatal(err)
-		}
-		took += time.Since(t0)
-		// Stage starts a chunk's COPY and returns: generating the next chunk
-		// between two timed Stage calls would hide that COPY in untimed
-		// time. So the season is generated first when it fits in memory
-		// (the default size), and the whole load is timed as one span.
-		if n <= 100_000 {
-			var all [][]eventstore.Record
-			if err := gen.chunks(n, chunk, func(recs []eventstore.Record) error {
-				gen.resequence(recs, &next)
-				events += len(recs)
-				all = append(all, recs)
-				return nil
-			}); err != nil {
-				b.Fatal(err)
-			}
-			t := time.Now()
-			for _, recs := range all {
-				if err := proj.Stage(ctx, tx, recs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			took += time.Since(t)
-		} else if err := gen.chunks(n, chunk, func(recs []eventstore.Record) error {
-			gen.resequence(recs, &next)
-			events += len(recs)
-			t := time.Now()
-			defer func() { took += time.Since(t) }()
-			return proj.Stage(ctx, tx, recs)
-		}); err != nil {
-			b.Fatal(err)
-		}
-		t0 = time.Now()
-		if err := proj.Merge(ctx, tx); err != nil {
-			b.Fatal(err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			b.Fatal(err)
-		}
-		mergeTook := time.Since(t0)
-		took += mergeTook
-
-		// Breakdown: decoding and folding alone (no COPY), same events.
-		foldGen := &seasonGen{rng: rand.New(rand.NewPCG(1, 2)), start: at(2027, 2, 25, 0, 0)}
-		foldProj := adapters.NewProjection(domain.PolicyPlacer{Policy: pol})
-		var foldTook time.Duration
-		var foldNext uint64
-		if err := foldGen.chunks(n, chunk, func(recs []eventstore.Record) error {
-			foldGen.resequence(recs, &foldNext)
-			t := time.Now()
-			defer func() { foldTook += time.Since(t) }()
-			_, err := foldProj.FoldOnly(recs)
-			return err
-		}); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(events)/foldTook.Seconds(), "fold_events/s")
-
-		// Baseline: plain COPY of the same rows, read back from what the
-		// rebuild wrote (untimed), chunk by chunk into empty twins.
-		copyTook, rows := copyBaseline(b, pool)
-		b.ReportMetric(float64(events)/took.Seconds(), "rebuild_events/s")
-		b.ReportMetric(float64(rows)/took.Seconds(), "rebuild_rows/s")
-		b.ReportMetric(float64(rows)/copyTook.Seconds(), "copy_rows/s")
-		b.ReportMetric(copyTook.Seconds()/took.Seconds(), "rebuild/copy")
-		b.ReportMetric(float64(events), "events")
-		b.ReportMetric(float64(rows), "rows")
-		b.ReportMetric(took.Seconds(), "rebuild_s")
-		b.ReportMetric(copyTook.Seconds(), "copy_s")
-		b.ReportMetric(mergeTook.Seconds(), "merge_s")
-	}
-}
-
-func copyBaseline(b *testing.B, pool *pgxpool.Pool) (time.Duration, int64) {
-	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
+	n, err := benchComplaints()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	var took time.Duration
-	var total int64
-	// Every table the rebuild writes, the report's aggregates included.
-	for _, tab := range []string{"events", "escalations", "complaint_facts", "season_groups", "season_values"} {
-		// A plain, logged table like the projection's own, same indexes (a
-		// temp table would skip the WAL and flatter the baseline).
-		if _, err := tx.Exec(ctx, "CREATE TABLE public.copy_"+tab+" (LIKE reporting."+tab+" INCLUDING ALL)"); err != nil {
-			b.Fatal(err)
+	season := generateSeason(b, n)
+	var ms []metric
+	for b.Loop() {
+		ld := loadSeason(b, pool, pol, season)
+		cp := copyBaseline(b, pool)
+		raw := rawCopyBaseline(b, pool)
+		for _, tab := range baselineTables {
+			if _, err := pool.Exec(ctx, "DROP TABLE public.copy_"+tab+", public.raw_"+tab); err != nil {
+				b.Fatal(err)
+			}
 		}
-		// Read the rows on another connection, untimed, and COPY them 16 384
-		// at a time: only the COPY is timed.
-		rs, err := pool.Query(ctx, "SELECT * FROM reporting."+tab)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var cols []string
-		for _, fd := range rs.FieldDescriptions() {
-			cols = append(cols, fd.Name)
-		}
-		flush := func(rows [][]any) {
+		ms = loadMetrics(season, ld, cp, raw)
+
+		// Breakdown: decoding and folding alone (no COPY), same events, at
+		// the GOGC a rebuild runs with.
+		gc := debug.SetGCPercent(adapters.RebuildGCPercent)
+		foldProj := adapters.NewProjection(domain.PolicyPlacer{Policy: pol})
+		var foldTook time.Duration
+		for i := range season.chunks {
+			recs := season.chunk(i)
 			t := time.Now()
-			n, err := tx.CopyFrom(ctx, pgx.Identifier{"public", "copy_" + tab}, cols, pgx.CopyFromRows(rows))
-			took += time.Since(t)
-			if err != nil {
+			if _, err := foldProj.FoldOnly(recs); err != nil {
 				b.Fatal(err)
 			}
-			total += n
+			foldTook += time.Since(t)
 		}
-		rows := make([][]any, 0, 16384)
-		for rs.Next() {
-			v, err := rs.Values()
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows = append(rows, v)
-			if len(rows) == cap(rows) {
-				flush(rows)
-				rows = make([][]any, 0, 16384)
-			}
-		}
-		if err := rs.Err(); err != nil {
-			b.Fatal(err)
-		}
-		rs.Close()
-		if len(rows) > 0 {
-			flush(rows)
-		}
+		debug.SetGCPercent(gc)
+		ms = append(ms, metric{float64(season.events) / foldTook.Seconds(), "fold_events/s"})
 	}
-	return took, total
+	for _, m := range ms {
+		b.ReportMetric(m.v, m.unit)
+	}
 }
 
-// BenchmarkReport builds the season report (and renders its HTML) for a season loaded by the
-// projection's rebuild path: every section, from the aggregates of the
-// per-complaint facts. The baseline is one plain count(*) over the season's
-// facts in the same run.
+// BenchmarkReport builds the season report (and renders its HTML) for a
+// season loaded by the projection's rebuild path: every section, from the
+// aggregates of the per-complaint facts. The baseline is one plain count(*)
+// over the season's facts in the same run. The load is measured beside its
+// plain-COPY baseline as in BenchmarkRebuild, so that a full-size run
+// (KESU_BENCH_FULL=1) gives both figures from one generated season.
 func BenchmarkReport(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewDB(b)
@@ -357,60 +243,25 @@ func BenchmarkReport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n := benchComplaints()
-	// The season is loaded by the projection's own rebuild path (timed: the
-	// full-size run reports it beside plain COPY of the same rows, below).
-	gen := &seasonGen{rng: rand.New(rand.NewPCG(1, 2)), start: at(2027, 2, 25, 0, 0)}
-	proj := adapters.NewProjection(domain.PolicyPlacer{Policy: pol})
-	tx, err := pool.Begin(ctx)
+	n, err := benchComplaints()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var loadTook time.Duration
-	t0 := time.Now()
-	if err := proj.Reset(ctx, tx); err != nil {
-		b.Fatal(err)
-	}
-	loadTook += time.Since(t0)
-	var next uint64
-	if err := gen.chunks(n, 16384, func(recs []eventstore.Record) error {
-		gen.resequence(recs, &next)
-		t := time.Now()
-		defer func() { loadTook += time.Since(t) }()
-		return proj.Stage(ctx, tx, recs)
-	}); err != nil {
-		b.Fatal(err)
-	}
-	t0 = time.Now()
-	if err := proj.Merge(ctx, tx); err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		b.Fatal(err)
-	}
-	loadTook += time.Since(t0)
+	season := generateSeason(b, n)
+	ld := loadSeason(b, pool, pol, season)
+	season.release() // the report does not need it: give the memory back
+	cp := copyBaseline(b, pool)
+	raw := rawCopyBaseline(b, pool)
 	// Metrics reported before b.Loop would be cleared by it: keep them for after.
-	var loadMetrics [][2]any
-	if os.Getenv("KESU_BENCH_FULL") == "1" {
-		copyTook, rows := copyBaseline(b, pool)
-		loadMetrics = [][2]any{
-			{float64(next) / loadTook.Seconds(), "rebuild_events/s"},
-			{float64(rows) / loadTook.Seconds(), "rebuild_rows/s"},
-			{float64(rows) / copyTook.Seconds(), "copy_rows/s"},
-			{copyTook.Seconds() / loadTook.Seconds(), "rebuild/copy"},
-			{loadTook.Seconds(), "rebuild_s"},
-			{copyTook.Seconds(), "copy_s"},
-			{float64(rows), "rows"},
-		}
-		fmt.Fprintf(os.Stderr, "full-size load: %v\n", loadMetrics)
-	}
+	ms := loadMetrics(season, ld, cp, raw)
+	fmt.Fprintf(os.Stderr, "load: %v\n", ms)
 	if _, err := pool.Exec(ctx, "VACUUM ANALYZE reporting.complaint_facts, reporting.escalations"); err != nil {
 		b.Fatal(err)
 	}
 	svc := app.New(adapters.NewStore(pool), pol, clock.NewManual(at(2027, 4, 11, 0, 0)))
 	actx := auth.WithIdentity(ctx, auth.Identity{Subject: "bench", Role: auth.RoleBI})
 	var count int64
-	t0 = time.Now()
+	t0 := time.Now()
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM reporting.complaint_facts WHERE shop_id = 'demo-flagship' AND season = 2027").Scan(&count); err != nil {
 		b.Fatal(err)
 	}
@@ -431,11 +282,9 @@ func BenchmarkReport(b *testing.B) {
 			b.Fatalf("report counts %d complaints, want %d", r.Overview.Total.Complaints, n)
 		}
 	}
-	for _, m := range loadMetrics {
-		b.ReportMetric(m[0].(float64), m[1].(string))
+	for _, m := range ms {
+		b.ReportMetric(m.v, m.unit)
 	}
-	b.ReportMetric(float64(n), "complaints")
-	b.ReportMetric(float64(next), "events")
 	b.ReportMetric(took.Seconds()*1000, "report_ms")
 	b.ReportMetric(countTook.Seconds()*1000, "count_ms")
 	b.ReportMetric(took.Seconds()/countTook.Seconds(), "report/count")

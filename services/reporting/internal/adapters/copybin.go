@@ -65,6 +65,43 @@ func (b *binaryRows) text(s string) {
 	b.buf = append(b.buf, s...)
 }
 
+// null writes SQL NULL.
+func (b *binaryRows) null() {
+	b.buf = binary.BigEndian.AppendUint32(b.buf, 0xffffffff)
+}
+
+// date writes t's calendar day, read in t's own location as pgx reads it,
+// as days since PostgreSQL's epoch.
+func (b *binaryRows) date(t time.Time) {
+	y, m, d := t.Date()
+	b.int4(int32((time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() - 946684800) / 86400))
+}
+
+// textOID is the type of a text[]'s elements.
+const textOID = 25
+
+// textArray writes a one-dimensional text[] of non-null elements; an empty
+// one has no dimensions, as pgx writes it.
+func (b *binaryRows) textArray(ss []string) {
+	at := len(b.buf)
+	b.buf = binary.BigEndian.AppendUint32(b.buf, 0) // the length, set below
+	if len(ss) == 0 {
+		b.buf = binary.BigEndian.AppendUint32(b.buf, 0) // dimensions
+	} else {
+		b.buf = binary.BigEndian.AppendUint32(b.buf, 1)
+	}
+	b.buf = binary.BigEndian.AppendUint32(b.buf, 0) // no nulls
+	b.buf = binary.BigEndian.AppendUint32(b.buf, textOID)
+	if len(ss) > 0 {
+		b.buf = binary.BigEndian.AppendUint32(b.buf, uint32(len(ss)))
+		b.buf = binary.BigEndian.AppendUint32(b.buf, 1) // lower bound
+		for _, s := range ss {
+			b.text(s)
+		}
+	}
+	binary.BigEndian.PutUint32(b.buf[at:], uint32(len(b.buf)-at-4))
+}
+
 // microsecFromUnixEpochToY2K is PostgreSQL's epoch in Unix microseconds.
 const microsecFromUnixEpochToY2K = 946684800 * 1000000
 
@@ -75,19 +112,23 @@ func (b *binaryRows) timestamptz(t time.Time) {
 // uuid accepts what pgx accepts for a string bound to a uuid column: 36
 // characters with the dashes where they belong, or 32 hex digits.
 func (b *binaryRows) uuid(s string) error {
-	var src string
+	var src [32]byte // the hex digits, gathered without allocating
 	switch len(s) {
 	case 36:
-		src = s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+		copy(src[0:8], s[0:8])
+		copy(src[8:12], s[9:13])
+		copy(src[12:16], s[14:18])
+		copy(src[16:20], s[19:23])
+		copy(src[20:32], s[24:])
 	case 32:
-		src = s
+		copy(src[:], s)
 	default:
 		return fmt.Errorf("cannot parse UUID %q", s)
 	}
 	b.buf = binary.BigEndian.AppendUint32(b.buf, 16)
 	n := len(b.buf)
 	b.buf = append(b.buf, make([]byte, 16)...)
-	if _, err := hex.Decode(b.buf[n:], []byte(src)); err != nil {
+	if _, err := hex.Decode(b.buf[n:], src[:]); err != nil {
 		b.buf = b.buf[:n-4]
 		return fmt.Errorf("cannot parse UUID %q: %w", s, err)
 	}

@@ -57,6 +57,93 @@ func factValues(f *domain.Fact) []any {
 	}
 }
 
+// factRow appends a fact as a row, in factColumns order, to the rows to
+// COPY: the same values as factValues, written as pgx writes them (a test
+// compares the two), without boxing 57 values per fact.
+func factRow(b *binaryRows, f *domain.Fact) error {
+	n, rows := len(b.buf), b.rows
+	b.row(len(factColumns))
+	if err := b.uuid(f.ComplaintID); err != nil {
+		b.buf, b.rows = b.buf[:n], rows
+		return fmt.Errorf("complaint_id: %w", err)
+	}
+	b.text(f.ShopID)
+	b.int4(int32(f.Season))
+	b.text(f.Phase)
+	b.timestamptz(f.FiledAt)
+	b.date(f.FiledDay)
+	b.text(f.Channel)
+	b.text(f.Category)
+	b.text(f.Severity)
+	b.text(f.CustomerType)
+	b.text(f.SKU)
+	b.text(f.Product)
+	b.int8(f.OrderAmountFen)
+	b.int8(f.ClaimedFen)
+	b.bool(f.Major)
+	b.textArray(f.MajorReasons)
+	b.text(f.Status)
+	b.nullSeconds(f.FirstResponseSeconds)
+	b.bool(f.Answered30s())
+	b.nullTime(f.FirstResolvedAt)
+	b.nullTime(f.ResolvedAt)
+	b.text(f.ResolvedPhase)
+	b.nullSeconds(f.ResolutionSeconds)
+	b.bool(f.ResolvedWithin72h())
+	b.int4(f.Resolutions)
+	b.text(f.Outcome)
+	b.text(f.RemedyKind)
+	b.int8(f.RemedyAmountFen)
+	b.text(f.Retention)
+	b.int4(f.Reopens)
+	b.int4(f.Contacts)
+	b.int4(f.RepeatContacts())
+	b.int4(f.Transfers)
+	b.text(f.Team)
+	b.text(f.AgentID)
+	b.int4(f.AgentTier)
+	b.int4(f.EscalationLevel)
+	b.int4(f.Escalations)
+	b.text(f.EscalationTrigger)
+	b.int4(f.BreachFirst)
+	b.int4(f.BreachNext)
+	b.int4(f.BreachResolution)
+	b.int4(f.BreachODR)
+	b.int4(f.BreachPromise)
+	b.int4(f.BreachFollowUp)
+	b.int4(f.PromisesMade)
+	b.int4(f.PromisesBroken)
+	b.int4(f.FollowUps)
+	b.bool(f.FollowUpReached)
+	b.text(f.Satisfaction)
+	b.int4(f.SatisfactionScore)
+	b.nullTime(f.ClosedAt)
+	b.text(f.CloseReason)
+	b.bool(f.PersonalErased)
+	b.timestamptz(f.LastEventAt)
+	b.int8(f.EventCount)
+	b.int8(f.LastSeq)
+	return nil
+}
+
+// nullSeconds is nullSeconds as a column: NULL for a negative count.
+func (b *binaryRows) nullSeconds(s int64) {
+	if s < 0 {
+		b.null()
+		return
+	}
+	b.int8(s)
+}
+
+// nullTime is nullTime as a column: NULL for the zero time.
+func (b *binaryRows) nullTime(t time.Time) {
+	if t.IsZero() {
+		b.null()
+		return
+	}
+	b.timestamptz(t)
+}
+
 // scanFact reads a row of factColumns back into a fact (the live path folds
 // a batch onto the rows it touches).
 func scanFact(row pgx.Row) (*domain.Fact, error) {

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/proto"
 
 	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
 
@@ -28,21 +28,38 @@ const ProjectionName = "reporting-season"
 type Projection struct {
 	placer domain.Placer
 
-	// rebuild state: facts folded so far, in first-seen order.
+	// rebuild state: facts folded so far, by complaint and in first-seen order.
 	facts       map[string]*domain.Fact
-	order       []string
+	order       []*domain.Fact
 	escalations [][]any
 	// copying is the COPY of the previous chunk's event rows, still running
 	// while the next chunk is decoded and folded into the other buffer.
-	copying chan error
+	copying chan copyDone
 	bufs    [2]binaryRows
 	cur     int
 	// gcPercent is GOGC before Reset raised it for the rebuild; Merge puts it back.
 	gcPercent int
 	gcRaised  bool
-	// ev is the message every rebuilt event is decoded into: the fold and
+	// dec decodes every rebuilt event into one reused message: the fold and
 	// the rows copy values out of it, nothing keeps it.
-	ev complaintv1.Event
+	dec *eventDecoder
+	// trace, when set (the benchmark's breakdown), is told how long each
+	// step of a rebuild took; see the step names where it is called.
+	trace func(step string, took time.Duration)
+}
+
+// copyDone is how a background COPY ended and how long it ran.
+type copyDone struct {
+	err  error
+	took time.Duration
+	step string // what it copied, for the trace
+}
+
+// step tells trace how long a step took since start.
+func (p *Projection) step(name string, start time.Time) {
+	if p.trace != nil {
+		p.trace(name, time.Since(start))
+	}
 }
 
 // rebuildGCPercent is GOGC during a rebuild. A full season keeps a million
@@ -142,32 +159,47 @@ func (p *Projection) Reset(ctx context.Context, tx pgx.Tx) error {
 // a time: Stage waits for the previous COPY before starting the next, and
 // Merge waits for the last one before using the transaction itself.
 func (p *Projection) Stage(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+	start := time.Now()
 	rows, err := p.fold(recs)
 	if err != nil {
 		return errors.Join(err, p.waitCopy())
 	}
+	p.step("fold", start)
+	return p.startCopy(ctx, tx, "events", Schema+".events", eventColumns, rows)
+}
+
+// startCopy waits for the COPY in flight, then COPYs rows in the background
+// and switches to the other buffer, which the caller fills meanwhile.
+func (p *Projection) startCopy(ctx context.Context, tx pgx.Tx, step, table string, columns []string, rows *binaryRows) error {
 	if err := p.waitCopy(); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
+	done := make(chan copyDone, 1)
 	p.copying = done
-	// The next chunk folds into the other buffer while this one is sent.
 	p.cur ^= 1
 	go func() {
-		_, err := copyBinary(ctx, tx, Schema+".events", eventColumns, rows)
-		done <- err
+		start := time.Now()
+		_, err := copyBinary(ctx, tx, table, columns, rows)
+		done <- copyDone{err, time.Since(start), step}
 	}()
 	return nil
 }
 
-// waitCopy waits for the COPY in flight, if any.
+// waitCopy waits for the COPY in flight, if any. Steps: "wait" is the time
+// spent waiting for it, and the COPY's own step ("events", "facts") how
+// long it ran in all.
 func (p *Projection) waitCopy() error {
 	if p.copying == nil {
 		return nil
 	}
-	err := <-p.copying
+	start := time.Now()
+	d := <-p.copying
 	p.copying = nil
-	return err
+	p.step("wait", start)
+	if p.trace != nil {
+		p.trace(d.step, d.took)
+	}
+	return d.err
 }
 
 // fold folds records into the rebuild state and returns their event rows,
@@ -179,7 +211,7 @@ func (p *Projection) fold(recs []eventstore.Record) (*binaryRows, error) {
 	rows := &p.bufs[p.cur]
 	rows.reset()
 	for _, rec := range recs {
-		ev, err := p.decode(rec)
+		ev, typ, err := p.decode(rec)
 		if err != nil {
 			return nil, fmt.Errorf("decode %s at seq %d: %w", rec.Type, rec.StreamSeq, err)
 		}
@@ -187,9 +219,9 @@ func (p *Projection) fold(recs []eventstore.Record) (*binaryRows, error) {
 		f := domain.Fold(prev, rec.StreamSeq, ev, p.placer)
 		if f != nil && prev == nil {
 			p.facts[rec.ComplaintID] = f
-			p.order = append(p.order, rec.ComplaintID)
+			p.order = append(p.order, f)
 		}
-		if err := eventRow(rows, rec.StreamSeq, rec.Type, ev); err != nil {
+		if err := eventRow(rows, rec.StreamSeq, typ, ev); err != nil {
 			return nil, fmt.Errorf("event row at seq %d: %w", rec.StreamSeq, err)
 		}
 		if row := escalationRow(rec.StreamSeq, ev, f); row != nil {
@@ -199,24 +231,34 @@ func (p *Projection) fold(recs []eventstore.Record) (*binaryRows, error) {
 	return rows, nil
 }
 
-// decode is events.Decode into the reused message.
-func (p *Projection) decode(rec eventstore.Record) (*complaintv1.Event, error) {
-	ev := &p.ev
-	if err := proto.Unmarshal(rec.Data, ev); err != nil {
-		return nil, err
+// decode is events.Decode into the reused message; it returns the event's type.
+func (p *Projection) decode(rec eventstore.Record) (*complaintv1.Event, string, error) {
+	if p.dec == nil {
+		p.dec = newEventDecoder()
 	}
-	typ := events.TypeOf(ev)
+	ev, typ, err := p.dec.decode(rec.Data, rec.ComplaintID)
+	if err != nil {
+		return nil, "", err
+	}
 	if typ == "" {
-		return nil, events.ErrNoPayload
+		return nil, "", events.ErrNoPayload
 	}
 	if rec.Type != "" && rec.Type != typ {
-		return nil, fmt.Errorf("header %q, payload %q: %w", rec.Type, typ, events.ErrTypeMismatch)
+		return nil, "", fmt.Errorf("header %q, payload %q: %w", rec.Type, typ, events.ErrTypeMismatch)
 	}
-	return ev, nil
+	return ev, typ, nil
 }
 
-// Merge writes the folded facts (one COPY) and the escalations collected on
-// the way.
+// factChunk is how many facts Merge encodes per COPY: a few MB (a variable
+// for a test to make it small).
+var factChunk = 8192
+
+// Merge writes the escalations collected on the way, the folded facts and
+// the report's groups. The facts are COPYed a chunk at a time straight into
+// reporting.complaint_facts (Reset truncated it in this transaction and the
+// fold holds one fact per complaint, so nothing can conflict, and a staging
+// copy would write every fact twice); each chunk's COPY runs while the next
+// is encoded and added to the groups' sums.
 func (p *Projection) Merge(ctx context.Context, tx pgx.Tx) error {
 	defer func() {
 		p.facts, p.order, p.escalations, p.bufs = nil, nil, nil, [2]binaryRows{}
@@ -228,32 +270,33 @@ func (p *Projection) Merge(ctx context.Context, tx pgx.Tx) error {
 	if err := p.waitCopy(); err != nil {
 		return err
 	}
+	start := time.Now()
 	if len(p.escalations) > 0 {
 		if _, err := projection.CopyRows(ctx, tx, Schema+".escalations", escalationColumns, p.escalations); err != nil {
 			return err
 		}
 	}
-	// Straight into the table, no staging: Reset truncated it in this
-	// transaction and the fold holds one fact per complaint, so nothing can
-	// conflict, and a staging copy would write every fact twice.
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{Schema, "complaint_facts"}, factColumns, &factSource{p: p}); err != nil {
+	p.step("escalations", start)
+	start = time.Now()
+	all := newSums()
+	for i := 0; i < len(p.order); i += factChunk {
+		rows := &p.bufs[p.cur]
+		rows.reset()
+		for _, f := range p.order[i:min(i+factChunk, len(p.order))] {
+			if err := factRow(rows, f); err != nil {
+				return errors.Join(fmt.Errorf("copy facts: complaint %s: %w", f.ComplaintID, err), p.waitCopy())
+			}
+			all.add(f, 1)
+		}
+		if err := p.startCopy(ctx, tx, "facts", Schema+".complaint_facts", factColumns, rows); err != nil {
+			return fmt.Errorf("copy facts: %w", err)
+		}
+	}
+	if err := p.waitCopy(); err != nil {
 		return fmt.Errorf("copy facts: %w", err)
 	}
-	all := newSums()
-	for _, id := range p.order {
-		all.add(p.facts[id], 1)
-	}
+	p.step("merge_facts", start)
+	start = time.Now()
+	defer p.step("groups", start)
 	return all.copyAll(ctx, tx)
 }
-
-// factSource streams the folded facts to COPY without building every row first.
-type factSource struct {
-	p *Projection
-	i int
-}
-
-func (s *factSource) Next() bool { s.i++; return s.i <= len(s.p.order) }
-func (s *factSource) Values() ([]any, error) {
-	return factValues(s.p.facts[s.p.order[s.i-1]]), nil
-}
-func (s *factSource) Err() error { return nil }
