@@ -451,12 +451,7 @@ func (p *Poller) breach(ctx context.Context, r dueRow, now time.Time, res *dueRe
 	}
 	switch {
 	case len(recs) > 0:
-		at := p.clock.Now()
-		if p.cfg.OnBreach != nil {
-			p.cfg.OnBreach(r.due, at)
-		}
-		p.m.breaches.Add(ctx, 1)
-		p.m.lateness.Record(ctx, at.Sub(r.due).Seconds())
+		p.breached(ctx, r.due)
 	case stale:
 		// The projection has not caught up with a restart or a response yet;
 		// it rewrites the row when it does. Look again shortly meanwhile.
@@ -725,13 +720,19 @@ func (p *Poller) lateBreach(ctx context.Context, r domain.Reaction, now time.Tim
 	}
 	row := dueRow{id: late.ID, complaint: r.ComplaintID, shop: r.ShopID, clock: string(late.Clock), key: late.Key,
 		gen: late.Generation, due: late.Due}
-	if p.cfg.OnBreach != nil {
-		p.cfg.OnBreach(late.Due, p.clock.Now())
-	}
-	p.m.breaches.Add(ctx, 1)
-	p.m.lateness.Record(ctx, p.clock.Now().Sub(late.Due).Seconds())
+	p.breached(ctx, late.Due)
 	p.publish(ctx, []*alertsv1.Alert{p.breachAlert(c, row, now)})
 	return nil
+}
+
+// breached counts a breach this poller appended, due at due, and how late it was.
+func (p *Poller) breached(ctx context.Context, due time.Time) {
+	at := p.clock.Now()
+	if p.cfg.OnBreach != nil {
+		p.cfg.OnBreach(due, at)
+	}
+	p.m.breaches.Add(ctx, 1)
+	p.m.lateness.Record(ctx, at.Sub(due).Seconds())
 }
 
 func (p *Poller) escalate(ctx context.Context, r domain.Reaction, now time.Time, known *domain.Complaint) error {

@@ -315,8 +315,9 @@ func (s *Service) AppendPrepared(ctx context.Context, pr *Prepared) (out []*comp
 	}
 }
 
-// ReactOn is Prepare, AppendPrepared and, when either says so, React: one
-// reaction deciding first on the projection's state.
+// ReactOn is Prepare, AppendPrepared and, when either says so, React, for one
+// reaction: the steps the projection runs in rounds over a batch, one at a
+// time (the redelivery test drives it).
 func (s *Service) ReactOn(ctx context.Context, cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) ([]*complaintv1.Event, uint64, error) {
 	if pr := s.Prepare(cause, known, before, pool); pr != nil {
 		out, seq, retry, err := s.AppendPrepared(ctx, pr)
