@@ -93,8 +93,12 @@ func (s *Store) loadPage(ctx context.Context, subject string, from uint64) (page
 	defer cancel()
 
 	// A plain inbox: a response-mux inbox would also match the mux wildcard.
+	// Its channel holds a whole page and the end-of-batch status, so nothing
+	// is dropped however late it is read; a sync subscription would allocate
+	// nats.go's default 64 Ki-slot channel (512 KiB) for every load.
 	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	replies := make(chan *nats.Msg, s.opts.LoadBatch+1)
+	sub, err := s.nc.ChanSubscribe(inbox, replies)
 	if err != nil {
 		return nil, false, fmt.Errorf("subscribe for direct get: %w", err)
 	}
@@ -105,9 +109,11 @@ func (s *Store) loadPage(ctx context.Context, subject string, from uint64) (page
 
 	wantPending := int64(-1)
 	for {
-		m, err := sub.NextMsgWithContext(actx)
-		if err != nil {
-			return nil, false, err
+		var m *nats.Msg
+		select {
+		case m = <-replies:
+		case <-actx.Done():
+			return nil, false, actx.Err()
 		}
 		if status := m.Header.Get(headerStatus); status != "" {
 			switch status {
