@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,6 +169,14 @@ func (h *recorder) Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Rec
 	}
 	return tx.SendBatch(ctx, b).Close()
 }
+
+// committer is a recorder told of each batch that committed.
+type committer struct {
+	recorder
+	n atomic.Int64
+}
+
+func (c *committer) Committed() { c.n.Add(1) }
 
 func newRunner(t *testing.T, e *env, h projection.Handler, cfg projection.Config) *projection.Runner {
 	t.Helper()

@@ -30,6 +30,13 @@ type Handler interface {
 	Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Record) error
 }
 
+// Committer is a Handler that wants to know when a batch it applied has
+// committed (state it keeps in memory on the transaction's outcome, such as
+// decisions made in Apply that count only once they are stored).
+type Committer interface {
+	Committed()
+}
+
 // Rebuilder is a Handler that can also be rebuilt from the whole stream
 // with set-based statements (see the package doc for the staging pattern).
 type Rebuilder interface {
@@ -386,6 +393,9 @@ func (r *Runner) processBatch(ctx context.Context, conn *pgxpool.Conn, msgs []je
 	}
 	if err := tx.Commit(pctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if c, ok := r.h.(Committer); ok && len(events) > 0 {
+		c.Committed()
 	}
 	if r.afterCommit != nil {
 		if err := r.afterCommit(); err != nil {

@@ -40,15 +40,17 @@ func TestCrashThenFreshRunnerAppliesEachEventOnce(t *testing.T) {
 		name          string
 		afterApply    bool
 		rowsAfterDead int64
+		committed     int64 // batches the handler was told had committed
 	}{
-		{"between commit and ack", false, 5},
-		{"between apply and commit", true, 0},
+		{"between commit and ack", false, 5, 1},
+		{"between apply and commit", true, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, 3)
 			e.publish(t, 20)
-			dying := newRunner(t, e, &recorder{}, projection.Config{BatchSize: 5})
+			told := &committer{}
+			dying := newRunner(t, e, told, projection.Config{BatchSize: 5})
 			hook := func() error { return crash }
 			if tt.afterApply {
 				projection.SetCrashHooks(dying, hook, nil)
@@ -66,6 +68,9 @@ func TestCrashThenFreshRunnerAppliesEachEventOnce(t *testing.T) {
 			}
 			if rows, _ := e.applied(t); rows != tt.rowsAfterDead {
 				t.Fatalf("%d rows after the crash, want %d", rows, tt.rowsAfterDead)
+			}
+			if n := told.n.Load(); n != tt.committed {
+				t.Fatalf("handler told of %d commits, want %d", n, tt.committed)
 			}
 			e.publish(t, 10)
 			fresh := newRunner(t, e, &recorder{}, projection.Config{BatchSize: 5})

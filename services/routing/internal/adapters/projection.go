@@ -174,7 +174,7 @@ type Reactor interface {
 // and letting a batch's appends run concurrently.
 type stateReactor interface {
 	Prepare(cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) *app.Prepared
-	AppendPrepared(ctx context.Context, pr *app.Prepared) (out []*complaintv1.Event, seq uint64, retry bool, err error)
+	AppendPrepared(ctx context.Context, pr *app.Prepared) (out []*complaintv1.Event, seqs []uint64, retry bool, err error)
 	History(ctx context.Context, complaintID string) ([]eventstore.Record, error)
 	PrepareOnHistory(cause *complaintv1.Event, history []eventstore.Record, pool *domain.Pool) (*app.Prepared, error)
 }
@@ -213,6 +213,9 @@ type Projection struct {
 	// pending are assignments the reactor appended that the projection has
 	// not folded yet: complaint → agent and the sequence of the event.
 	pending map[string]pendingAssign
+	// folded are the pending assignments the batch being applied folded
+	// into its rows: no longer pending once it commits (Committed).
+	folded []foldedAssign
 
 	staged map[string]*domain.Work // rebuild only
 	order  []string
@@ -221,6 +224,11 @@ type Projection struct {
 type pendingAssign struct {
 	agent string
 	seq   uint64
+}
+
+type foldedAssign struct {
+	id  string
+	seq uint64
 }
 
 // NewProjection returns the projection; with a nil reactor it only projects.
@@ -232,8 +240,12 @@ func NewProjection(pol *policy.Policy, reactor Reactor, pools PoolSource, log *s
 }
 
 // Apply folds a batch into the rows it touches (two round trips), moves
-// the agents' loads, then runs the reactions of the batch.
+// the agents' loads, then runs the reactions of the batch and folds what
+// they appended into the same rows before the batch commits.
 func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Record) error {
+	p.mu.Lock()
+	p.folded = p.folded[:0] // a batch that did not commit left its assignments pending
+	p.mu.Unlock()
 	ids := make([]string, 0, len(recs))
 	seen := map[string]bool{}
 	for _, r := range recs {
@@ -246,12 +258,7 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 	if err != nil {
 		return err
 	}
-	before := make(map[string]string, len(works))
-	beforeQ := make(map[string]queueKey, len(works))
-	for id, w := range works {
-		before[id] = holderOf(w)
-		beforeQ[id] = queueKeyOf(w)
-	}
+	was := snapshot(works)
 	var triggers []trigger
 	touched := map[string]bool{}
 	p.mu.Lock()
@@ -265,20 +272,53 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 		if w == nil {
 			w = &domain.Work{}
 		}
-		before := w.Status
+		before, last := w.Status, w.LastSeq
 		w.Evolve(ev, rec.StreamSeq)
-		if w.Exists() {
-			works[rec.ComplaintID] = w
-			touched[rec.ComplaintID] = true
-		}
 		if pa, ok := p.pending[rec.ComplaintID]; ok && rec.StreamSeq >= pa.seq {
 			delete(p.pending, rec.ComplaintID)
 		}
-		if p.reactor != nil && w.Exists() && app.Triggers(ev) {
+		if !w.Exists() || w.LastSeq == last {
+			// Not a complaint yet, or a reaction of ours this projection
+			// folded when it appended it: nothing moved. (A reaction's
+			// unassignment is followed in the same append by the placement
+			// reacting to it would decide, so it is not reacted to again.)
+			continue
+		}
+		works[rec.ComplaintID] = w
+		touched[rec.ComplaintID] = true
+		if p.reactor != nil && app.Triggers(ev) {
 			triggers = append(triggers, trigger{ev: ev, before: before})
 		}
 	}
 	p.mu.Unlock()
+	if err := p.write(ctx, tx, ids, works, was, touched); err != nil {
+		return err
+	}
+	if len(triggers) == 0 {
+		return nil
+	}
+	return p.react(ctx, tx, triggers, works)
+}
+
+// shape is what a complaint's row counts for in the agents' loads and the
+// queue counts, before a batch moved it.
+type shape struct {
+	holder string
+	queue  queueKey
+}
+
+func snapshot(works map[string]*domain.Work) map[string]shape {
+	out := make(map[string]shape, len(works))
+	for id, w := range works {
+		out[id] = shape{holder: holderOf(w), queue: queueKeyOf(w)}
+	}
+	return out
+}
+
+// write upserts the touched rows of ids (in that order) and moves the
+// agents' loads and the queue counts from what they were (was) to now, in
+// one round trip.
+func (p *Projection) write(ctx context.Context, tx pgx.Tx, ids []string, works map[string]*domain.Work, was map[string]shape, touched map[string]bool) error {
 	batch := &pgx.Batch{}
 	delta := map[string]int{}
 	qdelta := map[queueKey][2]int{}
@@ -291,7 +331,7 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 			return err
 		}
 		batch.Queue(upsertSQL, r.values()...)
-		if b, a := beforeQ[id], queueKeyOf(works[id]); a != b {
+		if b, a := was[id].queue, queueKeyOf(works[id]); a != b {
 			if b.queue != "" {
 				d := qdelta[queueKey{queue: b.queue, shop: b.shop}]
 				d[0]--
@@ -309,7 +349,7 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 				qdelta[queueKey{queue: a.queue, shop: a.shop}] = d
 			}
 		}
-		if b, a := before[id], holderOf(works[id]); a != b {
+		if b, a := was[id].holder, holderOf(works[id]); a != b {
 			if b != "" {
 				delta[b]--
 			}
@@ -331,19 +371,33 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 				unassigned = queue_counts.unassigned + EXCLUDED.unassigned`, k.queue, k.shop, d[0], d[1])
 		}
 	}
-	if batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
-	}
-	if len(triggers) == 0 {
+	if batch.Len() == 0 {
 		return nil
 	}
-	return p.react(ctx, tx, triggers, works)
+	return tx.SendBatch(ctx, batch).Close()
+}
+
+// Committed is called by the projection runner once a batch's transaction
+// committed: the assignments its reactions folded are in routing.agent_load
+// now, so they stop counting as pending. Had it rolled back, they would stay
+// pending until their events come round in the stream.
+func (p *Projection) Committed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range p.folded {
+		if pa, ok := p.pending[f.id]; ok && pa.seq == f.seq {
+			delete(p.pending, f.id)
+		}
+	}
+	p.folded = p.folded[:0]
 }
 
 // react runs the reactions of a batch in stream order against the roster
-// as this transaction sees it, plus assignments still on their way.
+// as this transaction sees it, plus assignments still on their way. What a
+// reaction appended on exactly the state this batch folded is folded into
+// the batch's rows at once: the complaint is in its queue (or with its
+// agent) when the batch commits, not a fetch and a commit later, and a busy
+// stream does not hold it behind everything filed meanwhile.
 func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, works map[string]*domain.Work) error {
 	pool, err := p.pools.PoolTx(ctx, tx)
 	if err != nil {
@@ -356,6 +410,39 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 		}
 	}
 	p.mu.Unlock()
+	was := snapshot(works)
+	touched := map[string]bool{}
+	var order []string
+	// note keeps a reaction's assignments pending until the projection
+	// folds them, and folds the reaction now when it extends the state the
+	// batch holds (expected is the sequence it was decided on; 0: unknown).
+	note := func(out []*complaintv1.Event, seqs []uint64, expected uint64) {
+		if len(out) == 0 || len(seqs) != len(out) {
+			return
+		}
+		id := out[0].GetComplaintId()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for i, o := range out {
+			if x := o.GetComplaintAssigned(); x != nil {
+				p.pending[o.GetComplaintId()] = pendingAssign{agent: x.GetAgentId(), seq: seqs[i]}
+			}
+		}
+		w := works[id]
+		if expected == 0 || w == nil || w.LastSeq != expected {
+			return
+		}
+		for i, o := range out {
+			w.Evolve(o, seqs[i])
+		}
+		if !touched[id] {
+			touched[id] = true
+			order = append(order, id)
+		}
+		if pa, ok := p.pending[id]; ok {
+			p.folded = append(p.folded, foldedAssign{id: id, seq: pa.seq})
+		}
+	}
 	// Decided in stream order — the oldest event gets the free slot — and
 	// appended concurrently, each expecting the sequence it was decided on:
 	// the appends are round trips, and one after another they held a batch
@@ -363,15 +450,6 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 	// just folded (no load); what did not land there (the complaint moved
 	// on, or a second trigger of a complaint) on each complaint's history,
 	// loaded concurrently; what is left by React, one after another.
-	note := func(out []*complaintv1.Event, seq uint64) {
-		for _, o := range out {
-			if x := o.GetComplaintAssigned(); x != nil {
-				p.mu.Lock()
-				p.pending[o.GetComplaintId()] = pendingAssign{agent: x.GetAgentId(), seq: seq}
-				p.mu.Unlock()
-			}
-		}
-	}
 	done := make([]bool, len(triggers))
 	if sr, ok := p.reactor.(stateReactor); ok {
 		// Round 1: on the state this batch folded.
@@ -438,9 +516,20 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 		if err != nil {
 			return err
 		}
-		note(out, seq)
+		// Decided on a history the batch may not hold all of: pending only.
+		note(out, lastSeqs(out, seq), 0)
 	}
-	return nil
+	return p.write(ctx, tx, order, works, was, touched)
+}
+
+// lastSeqs spreads the sequence of an append's last event over its events:
+// an append's events are stored one after another.
+func lastSeqs(out []*complaintv1.Event, last uint64) []uint64 {
+	seqs := make([]uint64, len(out))
+	for i := range out {
+		seqs[i] = last - uint64(len(out)-1-i)
+	}
+	return seqs
 }
 
 var upsertSQL = func() string {
@@ -511,10 +600,10 @@ func loadWorks(ctx context.Context, q querier, ids []string) (map[string]*domain
 // appendRound appends the prepared slots concurrently and marks done those
 // that landed (or rightly decided nothing), noting their assignments.
 func appendRound(ctx context.Context, sr stateReactor, slots []*app.Prepared, done []bool,
-	note func([]*complaintv1.Event, uint64)) error {
+	note func(out []*complaintv1.Event, seqs []uint64, expected uint64)) error {
 	type result struct {
 		out   []*complaintv1.Event
-		seq   uint64
+		seqs  []uint64
 		retry bool
 	}
 	res := make([]result, len(slots))
@@ -526,7 +615,7 @@ func appendRound(ctx context.Context, sr stateReactor, slots []*app.Prepared, do
 		}
 		g.Go(func() error {
 			var err error
-			res[i].out, res[i].seq, res[i].retry, err = sr.AppendPrepared(gctx, pr)
+			res[i].out, res[i].seqs, res[i].retry, err = sr.AppendPrepared(gctx, pr)
 			return err
 		})
 	}
@@ -536,7 +625,7 @@ func appendRound(ctx context.Context, sr stateReactor, slots []*app.Prepared, do
 	for i, pr := range slots {
 		if pr != nil && !res[i].retry {
 			done[i] = true
-			note(res[i].out, res[i].seq)
+			note(res[i].out, res[i].seqs, pr.Expected())
 		}
 	}
 	return nil

@@ -403,6 +403,86 @@ func TestFreedCapacityTakesWaitingWork(t *testing.T) {
 }
 
 // A redelivered event changes nothing: the stream already holds the reaction.
+// A complaint is in its queue, with its agent, as soon as the batch that
+// brought its classification commits: the projection folds its own routing
+// and assignment into that batch instead of waiting for them to come round
+// in the stream. When they do come round they change nothing: the agent's
+// load counts the complaint once.
+func TestRoutedAndAssignedWhenTheCauseCommits(t *testing.T) {
+	h := start(t)
+	h.agent("li", 1, 6, online, "after_sales_online")
+	h.settle()
+	h.stop() // this test applies the batch itself
+	id := h.file(filing{})
+	ctx := context.Background()
+	recs, err := h.store.Load(ctx, id)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("filed %d events (%v)", len(recs), err)
+	}
+	tx, err := h.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.proj.Apply(ctx, tx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.proj.Committed()
+
+	stored, err := h.store.Load(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, r := range stored[len(recs):] {
+		types = append(types, r.Type)
+	}
+	if fmt.Sprint(types) != "[ComplaintRouted ComplaintAssigned]" {
+		t.Fatalf("reaction appended %v, want routed and assigned", types)
+	}
+	read := func() (*routingv1.WorkItem, int32) {
+		t.Helper()
+		w, err := h.api.GetWork(supervisor, &routingv1.GetWorkRequest{ComplaintId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ag, err := h.api.ListAgents(supervisor, &routingv1.ListAgentsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range ag.GetAgents() {
+			if a.GetAgentId() == "li" {
+				return w.GetItem(), a.GetLoad()
+			}
+		}
+		t.Fatal("li is not on the roster")
+		return nil, 0
+	}
+	item, load := read()
+	if item.GetQueue() != "after_sales_online" || item.GetOwner() != "li" || load != 1 {
+		t.Fatalf("after the cause's batch: queue %q owner %q load %d, want after_sales_online, li, 1", item.GetQueue(), item.GetOwner(), load)
+	}
+	list, err := h.api.ListQueue(supervisor, &routingv1.ListQueueRequest{Queue: "after_sales_online", ShopId: "demo-flagship"})
+	if err != nil || len(list.GetItems()) != 1 || list.GetItems()[0].GetComplaintId() != id {
+		t.Fatalf("the queue shows %v (%v), want the complaint", list.GetItems(), err)
+	}
+
+	// The runner now delivers all four events (its checkpoint never moved):
+	// the two the batch folded from its own appends change nothing.
+	h.restart()
+	h.settle()
+	item2, load2 := read()
+	if item2.GetOwner() != "li" || load2 != 1 {
+		t.Fatalf("after redelivery: owner %q load %d, want li, 1", item2.GetOwner(), load2)
+	}
+	after, err := h.store.Load(ctx, id)
+	if err != nil || len(after) != len(stored) {
+		t.Fatalf("redelivery appended again: %d events, want %d (%v)", len(after), len(stored), err)
+	}
+}
+
 func TestReactionIsIdempotentUnderRedelivery(t *testing.T) {
 	h := start(t)
 	h.agent("li", 1, 6, online, "after_sales_online")

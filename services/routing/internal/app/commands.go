@@ -272,6 +272,10 @@ func foldAround(history []eventstore.Record, cause *complaintv1.Event) (*domain.
 	return w, before, nil
 }
 
+// Expected is the complaint's sequence the reaction was decided on: its
+// events follow it directly when the append lands.
+func (pr *Prepared) Expected() uint64 { return pr.expected }
+
 func (pr *Prepared) giveBack() {
 	if pr.undo == nil {
 		return
@@ -283,35 +287,37 @@ func (pr *Prepared) giveBack() {
 }
 
 // AppendPrepared appends a prepared reaction expecting the sequence it was
-// decided on (a prepared "nothing" is checked against the stream instead). If it lands, the decision was made on exactly the history it
-// extends, and the history load React makes is saved. retry reports that it
+// decided on (a prepared "nothing" is checked against the stream instead),
+// and returns the events appended with their stream sequences. If it
+// lands, the decision was made on exactly the history it extends, and the
+// history load React makes is saved. retry reports that it
 // did not land because the complaint moved on: its loads are given back and
 // the caller runs React. This very reaction found stored already (a batch
 // redelivered after a crash) appends and returns nothing, as React would.
-func (s *Service) AppendPrepared(ctx context.Context, pr *Prepared) (out []*complaintv1.Event, seq uint64, retry bool, err error) {
+func (s *Service) AppendPrepared(ctx context.Context, pr *Prepared) (out []*complaintv1.Event, seqs []uint64, retry bool, err error) {
 	if len(pr.evs) == 0 {
 		// Decided nothing: right only if nothing followed the state decided
 		// on (a later event could call for a move); one short read says so.
 		more, err := s.store.LoadAfter(ctx, pr.cause.GetComplaintId(), pr.expected)
 		if err != nil {
-			return nil, 0, false, fmt.Errorf("react to %s on %s: %w", events.TypeOf(pr.cause), pr.cause.GetComplaintId(), err)
+			return nil, nil, false, fmt.Errorf("react to %s on %s: %w", events.TypeOf(pr.cause), pr.cause.GetComplaintId(), err)
 		}
-		return nil, 0, len(more) > 0, nil
+		return nil, nil, len(more) > 0, nil
 	}
 	app, err := s.store.Append(ctx, pr.cause.GetComplaintId(), pr.expected, pr.evs...)
 	switch {
 	case err == nil && app.Duplicate:
 		// Its loads come with its events when the projection folds them.
 		pr.giveBack()
-		return nil, 0, false, nil
+		return nil, nil, false, nil
 	case err == nil:
-		return pr.built, app.Seqs[len(app.Seqs)-1], false, nil
+		return pr.built, app.Seqs, false, nil
 	case errors.Is(err, eventstore.ErrConflict):
 		pr.giveBack()
-		return nil, 0, true, nil
+		return nil, nil, true, nil
 	default:
 		pr.giveBack()
-		return nil, 0, false, fmt.Errorf("react to %s on %s: %w", events.TypeOf(pr.cause), pr.cause.GetComplaintId(), err)
+		return nil, nil, false, fmt.Errorf("react to %s on %s: %w", events.TypeOf(pr.cause), pr.cause.GetComplaintId(), err)
 	}
 }
 
@@ -320,9 +326,13 @@ func (s *Service) AppendPrepared(ctx context.Context, pr *Prepared) (out []*comp
 // time (the redelivery test drives it).
 func (s *Service) ReactOn(ctx context.Context, cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) ([]*complaintv1.Event, uint64, error) {
 	if pr := s.Prepare(cause, known, before, pool); pr != nil {
-		out, seq, retry, err := s.AppendPrepared(ctx, pr)
+		out, seqs, retry, err := s.AppendPrepared(ctx, pr)
 		if !retry {
-			return out, seq, err
+			var last uint64
+			if len(seqs) > 0 {
+				last = seqs[len(seqs)-1]
+			}
+			return out, last, err
 		}
 	}
 	return s.React(ctx, cause, pool)
