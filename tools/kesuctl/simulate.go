@@ -92,11 +92,7 @@ func simulate(ctx context.Context, fs *flag.FlagSet, args []string, addr *string
 				return err
 			}
 			defer conn.Close()
-			var queues []string
-			for _, q := range pol.Queues {
-				queues = append(queues, q.ID)
-			}
-			probe = casework.NewRouting(conn, key).ScanQueues(queues)
+			probe = casework.NewRouting(conn, key)
 		}
 		var copyPool *pgxpool.Pool
 		if *baseline && *databaseURL != "" {

@@ -50,9 +50,8 @@ var supervisor = auth.Identity{Subject: "sim-supervisor", Role: auth.RoleSupervi
 
 // Routing adapts routing's gRPC API (kesu.routing.v1) to Casework.
 type Routing struct {
-	c      routingv1.RoutingServiceClient
-	tok    tokens
-	queues []string
+	c   routingv1.RoutingServiceClient
+	tok tokens
 }
 
 // NewRouting talks to routing on conn, signing tokens with key (dev HMAC).
@@ -190,15 +189,6 @@ func (r *Routing) Work(ctx context.Context, id string) (Item, error) {
 	return item(res.GetItem()), nil
 }
 
-// ScanQueues makes Visible read whole queues (ListQueue, a few pages per
-// queue) instead of asking for each complaint: the cost then follows the
-// queues' depth, not the number of complaints waiting to be seen, and the
-// probe does not itself load routing with thousands of GetWork calls.
-func (r *Routing) ScanQueues(queues []string) *Routing {
-	r.queues = queues
-	return r
-}
-
 // Visible reports which of ids routing shows in a queue or as someone's
 // work: the load mode's "filing → visible in its queue" probe.
 func (r *Routing) Visible(ctx context.Context, shop string, ids []string) (map[string]bool, error) {
@@ -207,30 +197,6 @@ func (r *Routing) Visible(ctx context.Context, shop string, ids []string) (map[s
 		return nil, err
 	}
 	out := map[string]bool{}
-	if len(r.queues) > 0 {
-		want := map[string]bool{}
-		for _, id := range ids {
-			want[id] = true
-		}
-		for _, q := range r.queues {
-			tok := ""
-			for {
-				res, err := r.c.ListQueue(ctx, &routingv1.ListQueueRequest{Queue: q, ShopId: shop, PageSize: 200, PageToken: tok}, o)
-				if err != nil {
-					return out, err
-				}
-				for _, it := range res.GetItems() {
-					if want[it.GetComplaintId()] {
-						out[it.GetComplaintId()] = true
-					}
-				}
-				if tok = res.GetNextPageToken(); tok == "" {
-					break
-				}
-			}
-		}
-		return out, nil
-	}
 	for _, id := range ids {
 		res, err := r.c.GetWork(ctx, &routingv1.GetWorkRequest{ComplaintId: id}, o)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kesu315/kesu/services/kit/eventstore"
 	"github.com/kesu315/kesu/services/kit/policy"
 	"github.com/kesu315/kesu/tools/simulate/season"
 )
@@ -35,6 +36,13 @@ type LoadOptions struct {
 	RunID string
 	// Queue, when set, measures filing → visible in its queue.
 	Queue QueueProbe
+	// ProbeEvery is how often the probe asks about the filings not yet
+	// seen; default 10 ms. It bounds how late a sighting can be noted.
+	ProbeEvery time.Duration
+	// ProbeSample is how far apart the filings the probe follows are sent;
+	// default 20 ms (50 a second, whatever the rate). Following every
+	// filing at 2 000/s would load routing with the probe's own reads.
+	ProbeSample time.Duration
 	// Baseline publishes the same number of same-sized messages to a scratch
 	// JetStream stream after the run, with the same concurrency: the floor
 	// any Kesu figure stands on. Needs the target's JetStream.
@@ -100,6 +108,8 @@ type LoadReport struct {
 	// filing was sent): how far behind the projection fell as load went on.
 	VisibleOverTime []Percentiles
 	LagWindow       time.Duration
+	// ProbeSample and ProbeEvery are how Visible was sampled (LoadOptions).
+	ProbeSample, ProbeEvery time.Duration
 	// PerSecond is the filings completed in each second of the run.
 	PerSecond []int
 	Baseline  *BaselineReport
@@ -135,6 +145,12 @@ func Load(ctx context.Context, t *Target, o LoadOptions) (*LoadReport, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 32
 	}
+	if o.ProbeEvery <= 0 {
+		o.ProbeEvery = 10 * time.Millisecond
+	}
+	if o.ProbeSample <= 0 {
+		o.ProbeSample = 20 * time.Millisecond
+	}
 	if o.RunID == "" {
 		o.RunID = "load" + strconv.FormatInt(time.Now().Unix(), 36)
 	}
@@ -150,7 +166,8 @@ func Load(ctx context.Context, t *Target, o LoadOptions) (*LoadReport, error) {
 	}
 	contacts := s.Contacts
 
-	rep := &LoadReport{Target: "max", Errors: map[string]int{}, LagWindow: max(o.Duration/10, time.Second)}
+	rep := &LoadReport{Target: "max", Errors: map[string]int{}, LagWindow: max(o.Duration/10, time.Second),
+		ProbeSample: o.ProbeSample, ProbeEvery: o.ProbeEvery}
 	if o.Rate > 0 {
 		rep.Target = fmt.Sprintf("rate %g/s", o.Rate)
 	}
@@ -168,6 +185,7 @@ func Load(ctx context.Context, t *Target, o LoadOptions) (*LoadReport, error) {
 		visible   []time.Duration
 		byWindow  [][]time.Duration
 		pending   = map[string]filed{}
+		sampled   time.Time // send time of the last filing the probe follows
 		sent      atomic.Int64
 	)
 	begin := time.Now()
@@ -192,8 +210,9 @@ func Load(ctx context.Context, t *Target, o LoadOptions) (*LoadReport, error) {
 						perSecond = append(perSecond, 0)
 					}
 					perSecond[sec]++
-					if o.Queue != nil && out.Created {
-						pending[out.ComplaintID] = filed{shop: c.ShopID, id: out.ComplaintID, at: done.Add(-out.Latency)}
+					if at := done.Add(-out.Latency); o.Queue != nil && out.Created && at.Sub(sampled) >= o.ProbeSample {
+						sampled = at
+						pending[out.ComplaintID] = filed{shop: c.ShopID, id: out.ComplaintID, at: at}
 					}
 				}
 				mu.Unlock()
@@ -206,7 +225,7 @@ func Load(ctx context.Context, t *Target, o LoadOptions) (*LoadReport, error) {
 	if o.Queue != nil {
 		go func() {
 			defer close(watchDone)
-			tick := time.NewTicker(100 * time.Millisecond)
+			tick := time.NewTicker(o.ProbeEvery)
 			defer tick.Stop()
 			grace := time.Time{}
 			for {
@@ -389,13 +408,18 @@ func CopyBaseline(ctx context.Context, pool *pgxpool.Pool, n, size int) (*CopyRe
 	return &CopyReport{Rows: n, Bytes: size, Elapsed: elapsed, Throughput: float64(n) / elapsed.Seconds()}, nil
 }
 
-// Baseline publishes n messages of size bytes to a scratch file stream (one
-// replica, like a single-node install) with concurrency publishers, each
-// waiting for its acknowledgement, then deletes the stream.
+// Baseline publishes n messages of size bytes to a scratch file stream,
+// replicated as the complaints' stream is (one replica when there is none
+// yet), with concurrency publishers, each waiting for its acknowledgement,
+// then deletes the stream.
 func Baseline(ctx context.Context, js jetstream.JetStream, n, size, concurrency int) (*BaselineReport, error) {
 	const name = "SIMULATE_BASELINE"
+	replicas := 1
+	if st, err := js.Stream(ctx, eventstore.StreamComplaints); err == nil {
+		replicas = st.CachedInfo().Config.Replicas
+	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: name, Subjects: []string{"simulate.baseline.>"}, Storage: jetstream.FileStorage, Replicas: 1,
+		Name: name, Subjects: []string{"simulate.baseline.>"}, Storage: jetstream.FileStorage, Replicas: replicas,
 	}); err != nil {
 		return nil, fmt.Errorf("baseline stream: %w", err)
 	}
@@ -453,7 +477,8 @@ func (r *LoadReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "\n  throughput            %.0f filings/s\n", r.Throughput)
 	fmt.Fprintf(w, "  filing latency        %s\n", r.Filing)
 	if r.Visible.N > 0 || r.VisibleMissing > 0 {
-		fmt.Fprintf(w, "  filing → in queue     %s  (%d never seen)\n", r.Visible, r.VisibleMissing)
+		fmt.Fprintf(w, "  filing → in queue     %s  (%d never seen; a filing every %s followed, asked every %s)\n",
+			r.Visible, r.VisibleMissing, r.ProbeSample, r.ProbeEvery)
 		for i, p := range r.VisibleOverTime {
 			if p.N > 0 {
 				fmt.Fprintf(w, "    sent %6s–%-6s  %s\n", time.Duration(i)*r.LagWindow, time.Duration(i+1)*r.LagWindow, p)

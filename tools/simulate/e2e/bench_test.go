@@ -24,14 +24,10 @@ func BenchmarkFilingLoad(b *testing.B) {
 
 // BenchmarkFilingToQueue is the same load with routing (and escalation and
 // followup) running: it also measures filing → visible in its queue,
-// reading routing's queues (ListQueue) every 100 ms.
+// asking routing (GetWork) every 10 ms about a filing sent every 20 ms.
 func BenchmarkFilingToQueue(b *testing.B) {
 	s := startFullStack(b, time.Time{}, 1, []string{"intake", "routing", "escalation", "followup"})
-	var queues []string
-	for _, q := range s.policy.Queues {
-		queues = append(queues, q.ID)
-	}
-	benchLoad(b, s.stack, casework.NewRouting(dialService(b, s.addr["routing"]), []byte(hmacKey)).ScanQueues(queues))
+	benchLoad(b, s.stack, casework.NewRouting(dialService(b, s.addr["routing"]), []byte(hmacKey)))
 }
 
 func benchLoad(b *testing.B, s *stack, probe drive.QueueProbe) {

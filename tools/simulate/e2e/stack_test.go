@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -66,14 +67,26 @@ func startFullStack(t testing.TB, seasonStart time.Time, speed float64, names []
 	began := time.Now()
 	bins := buildAll(t, names)
 	t.Logf("built %v in %s", names, time.Since(began).Round(time.Millisecond))
-	ns := natstest.StartServer(t)
+	// KESU_BENCH_CLUSTER=3 runs the stack on a three-node NATS cluster with
+	// the streams replicated three times, as production runs (the load
+	// benchmarks); otherwise one node syncing every write, as a single-node
+	// install runs.
+	natsURL, replicas := "", "1"
+	var js jetstream.JetStream
+	if os.Getenv("KESU_BENCH_CLUSTER") == "3" {
+		c := natstest.StartCluster(t, 3)
+		natsURL, replicas, js = c.URLs, "3", c.JetStream(t)
+	} else {
+		ns := natstest.StartServer(t)
+		natsURL, js = ns.URL, ns.JetStream(t)
+	}
 	db := pgtest.NewDBURL(t)
 	clk := clock.Accelerated{Start: seasonStart, Epoch: time.Now().Add(5 * time.Second).Truncate(time.Second), Speed: speed}
 	fs := &fullStack{addr: map[string]string{}, logs: map[string]*servicetest.Process{}}
 	for _, s := range names {
 		env := map[string]string{
 			"KESU_ENV": "dev", "KESU_GRPC_ADDR": "127.0.0.1:0", "KESU_HTTP_ADDR": "127.0.0.1:0",
-			"NATS_URL": ns.URL, "DATABASE_URL": db, "KESU_POLICY": pol, "KESU_AUTH_HMAC_KEY": hmacKey,
+			"NATS_URL": natsURL, "KESU_STREAM_REPLICAS": replicas, "DATABASE_URL": db, "KESU_POLICY": pol, "KESU_AUTH_HMAC_KEY": hmacKey,
 			"KESU_REPORT_DIR": t.TempDir(),
 		}
 		if !seasonStart.IsZero() {
@@ -92,12 +105,12 @@ func startFullStack(t testing.TB, seasonStart time.Time, speed float64, names []
 			}
 		}
 	})
-	tgt, err := drive.Dial(context.Background(), drive.DialConfig{IntakeAddr: fs.addr["intake"], NATSURL: ns.URL, HMACKey: []byte(hmacKey)})
+	tgt, err := drive.Dial(context.Background(), drive.DialConfig{IntakeAddr: fs.addr["intake"], NATSURL: natsURL, HMACKey: []byte(hmacKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tgt.Close)
-	fs.stack = &stack{clock: clk, target: tgt, js: ns.JetStream(t), policy: loadPolicy(t)}
+	fs.stack = &stack{clock: clk, target: tgt, js: js, policy: loadPolicy(t)}
 	return fs
 }
 

@@ -29,7 +29,7 @@ func BenchmarkReactorBurst(b *testing.B) {
 	}
 	ctx := context.Background()
 	// Its own stream: raw messages on complaints.* would not be events.
-	if _, err := h.js.CreateStream(ctx, jetstream.StreamConfig{Name: "BURST_BASELINE", Subjects: []string{"burst.>"}, Storage: jetstream.FileStorage}); err != nil {
+	if _, err := h.js.CreateStream(ctx, jetstream.StreamConfig{Name: "BURST_BASELINE", Subjects: []string{"burst.>"}, Storage: jetstream.FileStorage, Replicas: h.replicas}); err != nil {
 		b.Fatal(err)
 	}
 	payload := make([]byte, 300)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -50,6 +51,8 @@ type harness struct {
 	proj   *adapters.Projection
 	runner *projection.Runner
 	stop   func()
+	// replicas of the streams (3 on the benchmarks' cluster).
+	replicas int
 }
 
 func start(t testing.TB, opts ...func(*app.Deps)) *harness {
@@ -59,10 +62,19 @@ func start(t testing.TB, opts ...func(*app.Deps)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := natstest.StartServer(t)
-	nc := ns.Connect(t)
-	js := ns.JetStream(t)
-	if err := eventstore.EnsureAll(ctx, js, eventstore.Config{Replicas: 1}); err != nil {
+	// KESU_BENCH_CLUSTER=3 (the benchmarks): a three-node cluster with the
+	// streams replicated three times, as production runs.
+	var nc *nats.Conn
+	var js jetstream.JetStream
+	replicas := 1
+	if os.Getenv("KESU_BENCH_CLUSTER") == "3" {
+		c := natstest.StartCluster(t, 3)
+		nc, js, replicas = c.Connect(t), c.JetStream(t), 3
+	} else {
+		ns := natstest.StartServer(t)
+		nc, js = ns.Connect(t), ns.JetStream(t)
+	}
+	if err := eventstore.EnsureAll(ctx, js, eventstore.Config{Replicas: replicas}); err != nil {
 		t.Fatal(err)
 	}
 	store, err := eventstore.New(nc, js, eventstore.StoreOptions{})
@@ -73,7 +85,7 @@ func start(t testing.TB, opts ...func(*app.Deps)) *harness {
 	if err := adapters.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, pol: pol, clk: clock.NewManual(t0), js: js, store: store, db: db, roster: adapters.NewRoster(db)}
+	h := &harness{t: t, pol: pol, clk: clock.NewManual(t0), js: js, store: store, db: db, roster: adapters.NewRoster(db), replicas: replicas}
 	deps := app.Deps{Store: store, Roster: h.roster, Views: adapters.NewReader(db), Clock: h.clk, Policy: pol}
 	for _, o := range opts {
 		o(&deps)
