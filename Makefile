@@ -30,10 +30,13 @@ run: postgres ## build everything and run the whole stack locally (Ctrl-C stops 
 	$(GO) build -o $(BIN)/devstack ./tools/devstack
 	$(BIN)/devstack run $(ARGS)
 
+# The report's rendering test must run here, not skip: KESU_REQUIRE_CHROMIUM.
+# Its screenshots and PDFs are kept under .data/test-artifacts/_artifacts/.
 .PHONY: test
-test: postgres ## unit and integration tests (-race) against real NATS and PostgreSQL
+test: postgres chromium ## unit and integration tests (-race) against real NATS and PostgreSQL
 	$(GO) build -o $(BIN)/devstack ./tools/devstack
-	$(BIN)/devstack testenv -- $(GO) test $(TEST_FLAGS) $(PKGS)
+	mkdir -p .data/test-artifacts
+	KESU_REQUIRE_CHROMIUM=1 $(BIN)/devstack testenv -- $(GO) test $(TEST_FLAGS) -artifacts -outputdir $(CURDIR)/.data/test-artifacts $(PKGS)
 
 .PHONY: bench
 bench: postgres ## benchmarks, each beside its raw baseline measured in the same run
@@ -104,6 +107,10 @@ $(BIN)/protoc-gen-go-grpc:
 .PHONY: postgres
 postgres: ## install Debian's PostgreSQL binaries if missing (we run a private cluster, never the system one)
 	@./scripts/ensure-postgres.sh
+
+.PHONY: chromium
+chromium: ## install Debian's headless Chromium and a CJK font if missing (the report's rendering test)
+	@./scripts/ensure-chromium.sh
 
 .PHONY: clean
 clean: ## remove local state (.data/) and installed tools (.bin/)

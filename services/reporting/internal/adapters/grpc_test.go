@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -35,12 +36,20 @@ func (w testLog) Write(p []byte) (int, error) {
 // startService runs reporting in-process exactly as its binary does.
 func startService(t *testing.T, natsURL, dbURL string) reportingv1.ReportingServiceClient {
 	t.Helper()
+	return startServiceWith(t, natsURL, dbURL, nil)
+}
+
+// startServiceWith is startService with more environment variables, e.g. a
+// simulated clock.
+func startServiceWith(t *testing.T, natsURL, dbURL string, extra map[string]string) reportingv1.ReportingServiceClient {
+	t.Helper()
 	env := map[string]string{
 		"KESU_ENV": "dev", "KESU_GRPC_ADDR": "127.0.0.1:0", "KESU_HTTP_ADDR": "127.0.0.1:0",
 		"NATS_URL": natsURL, "DATABASE_URL": dbURL, "KESU_POLICY": policyPath,
 		"KESU_AUTH_HMAC_KEY": hmacKey, "KESU_PII_KEK": base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"KESU_LOG_LEVEL": "warn",
 	}
+	maps.Copy(env, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)

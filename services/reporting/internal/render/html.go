@@ -10,6 +10,13 @@ import (
 
 var phaseColor = map[string]string{"preparation": "#4e79a7", "battle": "#e15759", "aftermath": "#59a14f", "off_season": "#999999"}
 
+// css is the page's only style. Charts shrink with a narrow page (their
+// viewBox keeps the proportions). Printed, the page's own margins are the
+// paper's and the tables are set smaller: the 18-column group tables were
+// 1 270 px wide in English, and Chromium shrinks a printed page by at most
+// 1.5 to fit the paper (about 1 080 px on A4 portrait) and cuts off the
+// rest; now the fixture season fits at 880 px in English and at the
+// paper's width in Chinese (adapters/chromium_test.go checks it).
 const css = `body{font-family:"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",Helvetica,Arial,sans-serif;margin:24px;color:#222;font-size:13px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;border-bottom:2px solid #e15759;padding-bottom:3px;margin-top:28px}
 .meta{color:#666;margin-bottom:16px}.tiles{display:flex;flex-wrap:wrap;gap:10px}
@@ -17,8 +24,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;border-bottom:2px solid #e157
 table{border-collapse:collapse;margin:8px 0;font-size:12px}th,td{border:1px solid #ddd;padding:3px 6px}
 th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .legend span{display:inline-block;margin-right:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
-section{break-inside:avoid}svg text{font-size:10px;fill:#333}
-@media print{body{margin:8mm}h2{break-after:avoid}table{break-inside:auto}tr{break-inside:avoid}}`
+section{break-inside:avoid}svg{max-width:100%;height:auto}svg text{font-size:10px;fill:#333}
+@media print{body{margin:0}h2{break-after:avoid}table{break-inside:auto;font-size:9px}th,td{padding:1px 3px}tr{break-inside:avoid}}`
 
 // HTML renders the report as one self-contained page: inline CSS and SVG
 // charts, no scripts and no external assets, so it prints and can be mailed.
