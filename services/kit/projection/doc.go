@@ -11,7 +11,9 @@
 // the messages acked. A crash between commit and ack redelivers events the
 // checkpoint already covers, so they are skipped; a crash before commit
 // rolls the batch back and it is applied again. Handlers therefore need no
-// idempotency of their own.
+// idempotency of their own. For the same reason batches commit with
+// synchronous_commit off: a commit lost in a PostgreSQL crash loses its
+// checkpoint too, and the batch comes again.
 //
 // The checkpoint, not the consumer, is the source of truth. The runner
 // checks that the first event it applies directly follows the checkpoint

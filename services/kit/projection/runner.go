@@ -201,13 +201,25 @@ func (r *Runner) lead(ctx context.Context, fn func(*pgxpool.Conn) error) error {
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		// Unlock explicitly so a standby takes over at once; a session in
-		// doubt is closed instead, which releases the lock too.
+		// Unlock explicitly so a standby takes over at once, and hand the
+		// connection back with the pool's settings; a session in doubt is
+		// closed instead, which releases the lock too.
 		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", r.lockKey()); err != nil {
+			_ = conn.Conn().Close(uctx)
+		} else if _, err := conn.Exec(uctx, "RESET synchronous_commit"); err != nil {
 			_ = conn.Conn().Close(uctx)
 		}
 		conn.Release()
 	}()
+	// A batch's commit need not wait for its WAL to reach the disk: the
+	// checkpoint is in the same transaction, so a commit PostgreSQL loses in
+	// a crash takes its checkpoint with it, the consumer (acknowledged past
+	// the checkpoint) is recreated there, and the batch is applied again from
+	// the stream. Waiting for the flush cost each batch an fsync, which on a
+	// busy disk was most of a small batch's time.
+	if _, err := conn.Exec(ctx, "SET synchronous_commit TO off"); err != nil {
+		return fmt.Errorf("session settings: %w", err)
+	}
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", r.lockKey()).Scan(&got); err != nil {
 		return fmt.Errorf("leader lock: %w", err)

@@ -1,11 +1,15 @@
 package projection_test
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
@@ -306,5 +310,74 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 				t.Fatalf("New error = %v, want ErrInvalidConfig naming %s", err, tt.field)
 			}
 		})
+	}
+}
+
+// syncSpy is a recorder that notes the session's synchronous_commit in each
+// batch.
+type syncSpy struct {
+	recorder
+	seen []string
+}
+
+func (s *syncSpy) Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Record) error {
+	var v string
+	if err := tx.QueryRow(ctx, "SHOW synchronous_commit").Scan(&v); err != nil {
+		return err
+	}
+	s.recorder.mu.Lock()
+	s.seen = append(s.seen, v)
+	s.recorder.mu.Unlock()
+	return s.recorder.Apply(ctx, tx, events)
+}
+
+// Batches commit without waiting for their WAL flush (a lost commit loses
+// its checkpoint too), and the connection goes back to the pool as the pool
+// made it.
+func TestBatchesCommitWithoutWaitingForTheFlush(t *testing.T) {
+	e := newEnv(t, 2)
+	// The test cluster runs with synchronous_commit off (pgcluster's Fast);
+	// these sessions start with it on, as a production server's do.
+	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	pool, err := pgxpool.NewWithConfig(e.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e.pool = pool
+	e.publish(t, 6)
+	spy := &syncSpy{}
+	rn := run(t, newRunner(t, e, spy, projection.Config{BatchSize: 2}))
+	e.waitApplied(t, 6)
+	if err := rn.stop(); err != nil {
+		t.Fatal(err)
+	}
+	spy.recorder.mu.Lock()
+	seen := slices.Clone(spy.seen)
+	spy.recorder.mu.Unlock()
+	if len(seen) == 0 || slices.ContainsFunc(seen, func(v string) bool { return v != "off" }) {
+		t.Fatalf("synchronous_commit in the batches: %v, want off", seen)
+	}
+	// Every pooled connection, the runner's among them, is back to "on".
+	conns := make([]*pgxpool.Conn, 0, e.pool.Stat().TotalConns())
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for range e.pool.Stat().TotalConns() {
+		c, err := e.pool.Acquire(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var v string
+		if err := c.QueryRow(e.ctx, "SHOW synchronous_commit").Scan(&v); err != nil || v != "on" {
+			t.Fatalf("a pooled connection has synchronous_commit %q (%v), want on", v, err)
+		}
 	}
 }
