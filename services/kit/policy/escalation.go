@@ -112,6 +112,12 @@ func (p *Policy) Escalate(current string, f EscalationFacts) (step EscalationSte
 	return step, ok
 }
 
+// MayEscalate reports whether any trigger holds for f: when none does,
+// Escalate decides nothing whatever the complaint's level.
+func (p *Policy) MayEscalate(f EscalationFacts) bool {
+	return slices.ContainsFunc(p.Escalation.Triggers, func(t Trigger) bool { return t.holds(f) })
+}
+
 func (t Trigger) holds(f EscalationFacts) bool {
 	if t.Event != f.Event {
 		return false

@@ -103,6 +103,18 @@ func eventTime(ev *complaintv1.Event) time.Time {
 // Apply folds one event into the complaint. It is deterministic in the event
 // and the policy: clock deadlines are placed from event times, never from now.
 func (c *Complaint) Apply(ev *complaintv1.Event, seq uint64, p *policy.Policy) Effects {
+	fx := c.apply(ev, seq, p)
+	// A ladder evaluation no trigger of the policy holds for would decide
+	// nothing at any level: not stored, it costs the poller no pass and no
+	// history load (every complaint's first classification, every repeat
+	// contact below the threshold, was one).
+	fx.Reactions = slices.DeleteFunc(fx.Reactions, func(r Reaction) bool {
+		return r.Kind == ReactEscalate && !p.MayEscalate(r.Facts) && !slices.ContainsFunc(r.Alt, p.MayEscalate)
+	})
+	return fx
+}
+
+func (c *Complaint) apply(ev *complaintv1.Event, seq uint64, p *policy.Policy) Effects {
 	var fx Effects
 	if seq != 0 && seq <= c.LastSeq {
 		return fx

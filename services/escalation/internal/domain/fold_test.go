@@ -528,3 +528,34 @@ func TestWarnOncePerGeneration(t *testing.T) {
 		t.Fatal("warned twice")
 	}
 }
+
+// A ladder evaluation that no trigger of the policy holds for is not stored:
+// a normal complaint's classification and a second contact move nothing at
+// any level; a major classification and a third contact are evaluated.
+func TestOnlyEvaluationsATriggerHoldsForAreStored(t *testing.T) {
+	p := loadPolicy(t)
+	escalations := func(fx domain.Effects) (n int) {
+		for _, r := range fx.Reactions {
+			if r.Kind == domain.ReactEscalate {
+				n++
+			}
+		}
+		return n
+	}
+	h := newHistory()
+	h.file(t0, complaintv1.Channel_CHANNEL_ONLINE_CHAT, complaintv1.Severity_SEVERITY_NORMAL)
+	c := domain.NewComplaint(h.id)
+	var got []int
+	for _, e := range h.evs {
+		got = append(got, escalations(c.Apply(e, 0, p)))
+	}
+	for i := 1; i <= 3; i++ {
+		got = append(got, escalations(c.Apply(h.add(t0.Add(time.Duration(i)*time.Minute), &complaintv1.ContactAdded{}), 0, p)))
+	}
+	got = append(got, escalations(c.Apply(h.add(t0.Add(5*time.Minute), &complaintv1.ComplaintClassified{Category: "product_quality", Severity: complaintv1.Severity_SEVERITY_MAJOR}), 0, p)))
+	// filed, classified normal, repeat contacts 1 and 2 (the policy's rule
+	// starts at 3), repeat contact 3, reclassified major.
+	if fmt.Sprint(got) != "[0 0 0 0 1 1]" {
+		t.Fatalf("escalate reactions per event %v, want [0 0 0 0 1 1]", got)
+	}
+}
