@@ -35,9 +35,17 @@ func benchLoad(b *testing.B, s *stack, probe drive.QueueProbe) {
 	if os.Getenv("KESU_BENCH_FULL") == "1" {
 		o.Rate, o.Duration = 2000, 5*time.Minute
 	}
-	// KESU_BENCH_RATE measures latency below saturation.
+	// KESU_BENCH_RATE measures latency below saturation, for
+	// KESU_BENCH_DURATION (a Go duration).
 	if r, err := strconv.ParseFloat(os.Getenv("KESU_BENCH_RATE"), 64); err == nil && r > 0 {
 		o.Rate = r
+	}
+	if d, err := time.ParseDuration(os.Getenv("KESU_BENCH_DURATION")); err == nil && d > 0 {
+		o.Duration = d
+	}
+	if o.Rate > 0 {
+		// Enough callers that a slow second does not hold the schedule back.
+		o.Concurrency = max(o.Concurrency, int(o.Rate/5))
 	}
 	var rep *drive.LoadReport
 	for b.Loop() {
