@@ -418,7 +418,12 @@ func Baseline(ctx context.Context, js jetstream.JetStream, n, size, concurrency 
 	if st, err := js.Stream(ctx, eventstore.StreamComplaints); err == nil {
 		replicas = st.CachedInfo().Config.Replicas
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	// A replicated stream is created by the cluster's meta leader, which a
+	// run that just saturated the machine may keep busy past the client's
+	// default 5 s.
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
 		Name: name, Subjects: []string{"simulate.baseline.>"}, Storage: jetstream.FileStorage, Replicas: replicas,
 	}); err != nil {
 		return nil, fmt.Errorf("baseline stream: %w", err)
