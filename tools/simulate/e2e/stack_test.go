@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,6 +100,17 @@ func startFullStack(t testing.TB, seasonStart time.Time, speed float64, names []
 	}
 	t.Logf("built and started in %s", time.Since(began).Round(time.Millisecond))
 	t.Cleanup(func() {
+		// KESU_BENCH_LOGS=FILE keeps every service's whole log (the load
+		// benchmarks pass, however far behind a service fell).
+		if f := os.Getenv("KESU_BENCH_LOGS"); f != "" {
+			var all strings.Builder
+			for _, s := range names {
+				all.WriteString(fs.logs[s].Logs())
+			}
+			if err := os.WriteFile(f, []byte(all.String()), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
 		if t.Failed() {
 			for _, s := range names {
 				t.Logf("%s logs:\n%s", s, tail(fs.logs[s].Logs(), 15))
