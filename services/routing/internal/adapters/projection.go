@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
 	complaintv1 "github.com/kesu315/kesu/proto/gen/go/kesu/complaint/v1"
@@ -175,8 +176,8 @@ type Reactor interface {
 type stateReactor interface {
 	Prepare(cause *complaintv1.Event, known *domain.Work, before domain.Status, pool *domain.Pool) *app.Prepared
 	AppendPrepared(ctx context.Context, pr *app.Prepared) (out []*complaintv1.Event, seqs []uint64, retry bool, err error)
-	History(ctx context.Context, complaintID string) ([]eventstore.Record, error)
-	PrepareOnHistory(cause *complaintv1.Event, history []eventstore.Record, pool *domain.Pool) (*app.Prepared, error)
+	Tail(ctx context.Context, complaintID string, after uint64) ([]eventstore.Record, error)
+	CarryForward(known *domain.Work, tail []eventstore.Record) (*domain.Work, error)
 }
 
 // appendConcurrency bounds a batch's reactions in flight: each append waits
@@ -219,6 +220,19 @@ type Projection struct {
 
 	staged map[string]*domain.Work // rebuild only
 	order  []string
+
+	m *projectionMetrics // nil: none
+}
+
+// SetMeterProvider has the projection report where its batches' time goes
+// and how its reactions were decided.
+func (p *Projection) SetMeterProvider(mp metric.MeterProvider) error {
+	m, err := newProjectionMetrics(mp)
+	if err != nil {
+		return err
+	}
+	p.m = m
+	return nil
 }
 
 type pendingAssign struct {
@@ -254,6 +268,7 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 			ids = append(ids, r.ComplaintID)
 		}
 	}
+	began := time.Now()
 	works, err := loadWorks(ctx, tx, ids)
 	if err != nil {
 		return err
@@ -291,9 +306,12 @@ func (p *Projection) Apply(ctx context.Context, tx pgx.Tx, recs []eventstore.Rec
 		}
 	}
 	p.mu.Unlock()
+	p.m.since(ctx, "fold", began)
+	began = time.Now()
 	if err := p.write(ctx, tx, ids, works, was, touched); err != nil {
 		return err
 	}
+	p.m.since(ctx, "write", began)
 	if len(triggers) == 0 {
 		return nil
 	}
@@ -399,10 +417,12 @@ func (p *Projection) Committed() {
 // agent) when the batch commits, not a fetch and a commit later, and a busy
 // stream does not hold it behind everything filed meanwhile.
 func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, works map[string]*domain.Work) error {
+	began := time.Now()
 	pool, err := p.pools.PoolTx(ctx, tx)
 	if err != nil {
 		return err
 	}
+	p.m.since(ctx, "roster", began)
 	p.mu.Lock()
 	for _, pa := range p.pending {
 		if a, ok := pool.Agent(pa.agent); ok {
@@ -416,6 +436,20 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 	// note keeps a reaction's assignments pending until the projection
 	// folds them, and folds the reaction now when it extends the state the
 	// batch holds (expected is the sequence it was decided on; 0: unknown).
+	// ahead holds, for a complaint whose stream had moved on past the
+	// batch's state, that state carried forward by what followed it: a
+	// clone, so the batch's rows keep what the batch folded.
+	ahead := map[string]*domain.Work{}
+	stateOf := func(id string) *domain.Work {
+		if w, ok := ahead[id]; ok {
+			return w
+		}
+		return works[id]
+	}
+	// note keeps a reaction's assignments pending until the projection
+	// folds them, and folds the reaction into the state it was decided on
+	// (expected is that state's sequence): into the batch's rows when that
+	// is the batch's own state.
 	note := func(out []*complaintv1.Event, seqs []uint64, expected uint64) {
 		if len(out) == 0 || len(seqs) != len(out) {
 			return
@@ -428,12 +462,15 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 				p.pending[o.GetComplaintId()] = pendingAssign{agent: x.GetAgentId(), seq: seqs[i]}
 			}
 		}
-		w := works[id]
+		w := stateOf(id)
 		if expected == 0 || w == nil || w.LastSeq != expected {
 			return
 		}
 		for i, o := range out {
 			w.Evolve(o, seqs[i])
+		}
+		if _, carried := ahead[id]; carried {
+			return
 		}
 		if !touched[id] {
 			touched[id] = true
@@ -446,68 +483,68 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 	// Decided in stream order — the oldest event gets the free slot — and
 	// appended concurrently, each expecting the sequence it was decided on:
 	// the appends are round trips, and one after another they held a batch
-	// for seconds on a busy server. First on the state the projection has
-	// just folded (no load); what did not land there (the complaint moved
-	// on, or a second trigger of a complaint) on each complaint's history,
-	// loaded concurrently; what is left by React, one after another.
+	// for seconds on a busy server. In rounds, each a complaint's next
+	// trigger, decided on the state the projection has just folded (no
+	// load) with what earlier rounds appended folded in. A complaint whose
+	// append found its stream moved on reads what followed (a short read
+	// from its state's sequence) and decides again on that; a whole history
+	// is a read the stream server answers by walking every message since
+	// the complaint's first, which under a backlog was most of a batch's
+	// time. A complaint that still cannot be decided, or moves on twice, is
+	// left to React, one after another.
 	done := make([]bool, len(triggers))
 	if sr, ok := p.reactor.(stateReactor); ok {
-		// Round 1: on the state this batch folded.
-		slots := make([]*app.Prepared, len(triggers))
-		seen := map[string]bool{}
-		for i, tr := range triggers {
-			if id := tr.ev.GetComplaintId(); !seen[id] {
-				seen[id] = true
-				slots[i] = sr.Prepare(tr.ev, works[id], tr.before, pool)
-			}
-		}
-		if err := appendRound(ctx, sr, slots, done, note); err != nil {
-			return err
-		}
-		// Round 2: on each complaint's history.
-		var ids []string
-		need := map[string]bool{}
-		for i, tr := range triggers {
-			if id := tr.ev.GetComplaintId(); !done[i] && !need[id] {
-				need[id] = true
-				ids = append(ids, id)
-			}
-		}
-		if len(ids) > 0 {
-			hist := make([][]eventstore.Record, len(ids))
-			g, gctx := errgroup.WithContext(ctx)
-			g.SetLimit(appendConcurrency)
-			for k, id := range ids {
-				g.Go(func() error {
-					var err error
-					hist[k], err = sr.History(gctx, id)
-					return err
-				})
-			}
-			if err := g.Wait(); err != nil {
-				return err
-			}
-			byID := make(map[string][]eventstore.Record, len(ids))
-			for k, id := range ids {
-				byID[id] = hist[k]
-			}
-			slots = make([]*app.Prepared, len(triggers))
-			seen = map[string]bool{}
+		began = time.Now()
+		left := map[string]bool{}
+		reads := map[string]int{}
+		for {
+			slots := make([]*app.Prepared, len(triggers))
+			picked := map[string]bool{}
+			n := 0
 			for i, tr := range triggers {
-				if id := tr.ev.GetComplaintId(); !done[i] && !seen[id] {
-					seen[id] = true
-					pr, err := sr.PrepareOnHistory(tr.ev, byID[id], pool)
-					if err != nil {
-						return err
-					}
-					slots[i] = pr
+				id := tr.ev.GetComplaintId()
+				if done[i] || picked[id] || left[id] {
+					continue
+				}
+				picked[id] = true
+				if slots[i] = sr.Prepare(tr.ev, stateOf(id), tr.before, pool); slots[i] == nil {
+					left[id] = true
+				} else {
+					n++
 				}
 			}
-			if err := appendRound(ctx, sr, slots, done, note); err != nil {
+			if n == 0 {
+				break
+			}
+			pathOf := func(i int) string {
+				if _, carried := ahead[triggers[i].ev.GetComplaintId()]; carried {
+					return "tail"
+				}
+				return "state"
+			}
+			if err := p.appendRound(ctx, pathOf, sr, slots, done, note); err != nil {
+				return err
+			}
+			var moved []string
+			for i, pr := range slots {
+				if pr == nil || done[i] {
+					continue
+				}
+				if id := triggers[i].ev.GetComplaintId(); reads[id] < 2 {
+					reads[id]++
+					moved = append(moved, id)
+				} else {
+					left[id] = true
+				}
+			}
+			if err := p.readAhead(ctx, sr, moved, stateOf, ahead); err != nil {
 				return err
 			}
 		}
+		p.m.since(ctx, "rounds", began)
 	}
+	began = time.Now()
+	reacted, appended := 0, 0
 	for i, tr := range triggers {
 		if done[i] {
 			continue
@@ -516,10 +553,24 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 		if err != nil {
 			return err
 		}
+		reacted++
+		if len(out) > 0 {
+			appended++
+		}
 		// Decided on a history the batch may not hold all of: pending only.
 		note(out, lastSeqs(out, seq), 0)
 	}
-	return p.write(ctx, tx, order, works, was, touched)
+	if reacted > 0 {
+		p.m.since(ctx, "react", began)
+		p.m.reacted(ctx, "load", "appended", appended)
+		p.m.reacted(ctx, "load", "nothing", reacted-appended)
+	}
+	began = time.Now()
+	if err := p.write(ctx, tx, order, works, was, touched); err != nil {
+		return err
+	}
+	p.m.since(ctx, "write_own", began)
+	return nil
 }
 
 // lastSeqs spreads the sequence of an append's last event over its events:
@@ -599,7 +650,39 @@ func loadWorks(ctx context.Context, q querier, ids []string) (map[string]*domain
 
 // appendRound appends the prepared slots concurrently and marks done those
 // that landed (or rightly decided nothing), noting their assignments.
-func appendRound(ctx context.Context, sr stateReactor, slots []*app.Prepared, done []bool,
+// readAhead carries the state of each complaint in ids forward by what its
+// stream holds after it, read concurrently, into ahead.
+func (p *Projection) readAhead(ctx context.Context, sr stateReactor, ids []string, stateOf func(string) *domain.Work, ahead map[string]*domain.Work) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	began := time.Now()
+	tails := make([][]eventstore.Record, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(appendConcurrency)
+	for k, id := range ids {
+		after := stateOf(id).LastSeq
+		g.Go(func() error {
+			var err error
+			tails[k], err = sr.Tail(gctx, id, after)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for k, id := range ids {
+		w, err := sr.CarryForward(stateOf(id), tails[k])
+		if err != nil {
+			return err
+		}
+		ahead[id] = w
+	}
+	p.m.since(ctx, "read_ahead", began)
+	return nil
+}
+
+func (p *Projection) appendRound(ctx context.Context, pathOf func(int) string, sr stateReactor, slots []*app.Prepared, done []bool,
 	note func(out []*complaintv1.Event, seqs []uint64, expected uint64)) error {
 	type result struct {
 		out   []*complaintv1.Event
@@ -623,9 +706,18 @@ func appendRound(ctx context.Context, sr stateReactor, slots []*app.Prepared, do
 		return err
 	}
 	for i, pr := range slots {
-		if pr != nil && !res[i].retry {
+		switch {
+		case pr == nil:
+		case res[i].retry:
+			p.m.reacted(ctx, pathOf(i), "moved_on", 1)
+		default:
 			done[i] = true
 			note(res[i].out, res[i].seqs, pr.Expected())
+			if len(res[i].out) > 0 {
+				p.m.reacted(ctx, pathOf(i), "appended", 1)
+			} else {
+				p.m.reacted(ctx, pathOf(i), "nothing", 1)
+			}
 		}
 	}
 	return nil

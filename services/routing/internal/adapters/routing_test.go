@@ -3,10 +3,14 @@ package adapters_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -483,6 +487,75 @@ func TestRoutedAndAssignedWhenTheCauseCommits(t *testing.T) {
 	}
 }
 
+// A projection that lags the stream decides a reaction on what the stream
+// holds after its own state (a short read), not on the state alone: the
+// complaint was flagged major after its classification, the batch holds
+// only the classification, and the routing appended follows the flag (it
+// was decided on it). Once, however often it comes round, and the queue
+// shows what the stream says.
+func TestReactionOnAComplaintThatMovedOnReadsItsTail(t *testing.T) {
+	h := start(t)
+	h.agent("li", 3, 6, online, "after_sales_online", "supervisor", "pr")
+	h.settle()
+	h.stop()
+	id := h.file(filing{})
+	ctx := context.Background()
+	batch, err := h.store.Load(ctx, id)
+	if err != nil || len(batch) != 2 {
+		t.Fatalf("filed %d events (%v)", len(batch), err)
+	}
+	h.append(id, &complaintv1.RiskFlagged{Severity: complaintv1.Severity_SEVERITY_MAJOR, Signal: &complaintv1.RiskSignal{Code: "media_exposure"}})
+	reader := sdkmetric.NewManualReader()
+	if err := h.proj.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := h.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.proj.Apply(ctx, tx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.proj.Committed()
+	// Decided on the batch's state, moved on, decided on the tail: no whole
+	// history was read.
+	if got := reactionCounts(t, reader); got != "state/moved_on=1 tail/appended=1" {
+		t.Fatalf("reactions %s, want state/moved_on=1 tail/appended=1", got)
+	}
+	stored, err := h.store.Load(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, r := range stored {
+		types = append(types, r.Type)
+	}
+	if fmt.Sprint(types) != "[ComplaintFiled ComplaintClassified RiskFlagged ComplaintRouted ComplaintAssigned]" {
+		t.Fatalf("stream %v: the reaction must follow the flag", types)
+	}
+	h.restart()
+	h.settle()
+	full := domain.Fold(nil, nil)
+	for _, r := range stored {
+		ev, err := events.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full.Evolve(ev, r.StreamSeq)
+	}
+	item := h.work(id)
+	if item.GetQueue() != full.Queue || item.GetPriority() != int32(full.Priority) || item.GetOwner() != "li" || h.load("li") != 1 {
+		t.Fatalf("item %v, want queue %s priority %d with li (load %d)", item, full.Queue, full.Priority, h.load("li"))
+	}
+	after, err := h.store.Load(ctx, id)
+	if err != nil || len(after) != len(stored) {
+		t.Fatalf("came round and appended again: %d events, want %d (%v)", len(after), len(stored), err)
+	}
+}
+
 func TestReactionIsIdempotentUnderRedelivery(t *testing.T) {
 	h := start(t)
 	h.agent("li", 1, 6, online, "after_sales_online")
@@ -528,4 +601,27 @@ func TestReactionIsIdempotentUnderRedelivery(t *testing.T) {
 	if len(after) != len(recs) {
 		t.Fatalf("stream grew from %d to %d events", len(recs), len(after))
 	}
+}
+
+// reactionCounts reads kesu.routing.reactions as "path/result=n …", sorted.
+func reactionCounts(t *testing.T, reader *sdkmetric.ManualReader) string {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "kesu.routing.reactions" {
+				for _, p := range d.DataPoints {
+					path, _ := p.Attributes.Value("path")
+					result, _ := p.Attributes.Value("result")
+					out = append(out, fmt.Sprintf("%s/%s=%d", path.AsString(), result.AsString(), p.Value))
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
 }

@@ -82,7 +82,11 @@ func Run(ctx context.Context, rt *service.Runtime) error {
 		return err
 	}
 	ports.Register(rt.GRPC, svc, rt.Logger)
-	runner, err := projection.New(pool, js, NewProjection(pol, svc, roster, rt.Logger), projection.Config{
+	proj := NewProjection(pol, svc, roster, rt.Logger)
+	if err := proj.SetMeterProvider(rt.Telemetry.Meter); err != nil {
+		return err
+	}
+	runner, err := projection.New(pool, js, proj, projection.Config{
 		Name: ProjectionName, Schema: Schema, Logger: rt.Logger, MeterProvider: rt.Telemetry.Meter,
 	})
 	if err != nil {

@@ -237,21 +237,28 @@ func (s *Service) Prepare(cause *complaintv1.Event, known *domain.Work, before d
 	return pr
 }
 
-// History is a complaint's whole history, for PrepareOnHistory.
-func (s *Service) History(ctx context.Context, complaintID string) ([]eventstore.Record, error) {
-	return s.store.Load(ctx, complaintID)
+// Tail is what a complaint's stream holds after sequence after, for
+// CarryForward.
+func (s *Service) Tail(ctx context.Context, complaintID string, after uint64) ([]eventstore.Record, error) {
+	return s.store.LoadAfter(ctx, complaintID, after)
 }
 
-// PrepareOnHistory is Prepare on the state folded from history (as React
-// decides), the status before the cause taken where the cause stands in it.
-// Loading histories concurrently and preparing on them in stream order keeps
-// React's decisions without its one-after-another round trips.
-func (s *Service) PrepareOnHistory(cause *complaintv1.Event, history []eventstore.Record, pool *domain.Pool) (*Prepared, error) {
-	w, before, err := foldAround(history, cause)
-	if err != nil {
-		return nil, err
+// CarryForward is known (a complaint's state up to known.LastSeq) with
+// tail, the events its stream holds after that, folded into a copy: the
+// state its whole history gives, from a short read. known is left as it is.
+func (s *Service) CarryForward(known *domain.Work, tail []eventstore.Record) (*domain.Work, error) {
+	w := known.Clone()
+	for _, r := range tail {
+		if r.StreamSeq <= w.LastSeq {
+			continue
+		}
+		ev, err := events.Decode(r)
+		if err != nil {
+			return nil, err
+		}
+		w.Evolve(ev, r.StreamSeq)
 	}
-	return s.Prepare(cause, w, before, pool), nil
+	return w, nil
 }
 
 // foldAround folds a complaint's history and notes its status just before

@@ -577,3 +577,21 @@ func TestTransferCountsAndProposalWithinCapIsApproved(t *testing.T) {
 		t.Errorf("proposer cap %d", p.GetProposerCapFen())
 	}
 }
+
+// Folding into a clone leaves the original as it was: a projection carries
+// its state forward by a complaint's tail on a clone, and its own state must
+// not move with it.
+func TestCloneFoldsApart(t *testing.T) {
+	evs := complaint{}.events(t)
+	w := domain.Fold(evs, []uint64{1, 2})
+	w.Evolve(ev(t, t0, &complaintv1.RemedyProposed{RemedyId: "r1", Kind: complaintv1.RemedyKind_REMEDY_KIND_REFUND, AmountFen: 100}), 3)
+	c := w.Clone()
+	c.Evolve(ev(t, t0, &complaintv1.RemedyApproved{RemedyId: "r1"}), 4)
+	c.Evolve(ev(t, t0, &complaintv1.RemedyProposed{RemedyId: "r2", Kind: complaintv1.RemedyKind_REMEDY_KIND_REFUND, AmountFen: 50}), 5)
+	if w.LastSeq != 3 || len(w.Remedies) != 1 || len(w.RemedyOrder) != 1 || w.Remedies["r1"].State != domain.RemedyProposed {
+		t.Fatalf("original moved: seq %d, remedies %v, order %v", w.LastSeq, w.Remedies, w.RemedyOrder)
+	}
+	if c.LastSeq != 5 || len(c.Remedies) != 2 || c.Remedies["r1"].State != domain.RemedyApproved {
+		t.Fatalf("clone: seq %d, remedies %v", c.LastSeq, c.Remedies)
+	}
+}

@@ -4,6 +4,7 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -113,6 +114,21 @@ func (w *Work) PendingRemedies() int {
 		}
 	}
 	return n
+}
+
+// Clone is a copy of w that folding more events into leaves w as it is.
+func (w *Work) Clone() *Work {
+	c := *w
+	c.ExpectedRemedies = slices.Clone(w.ExpectedRemedies)
+	c.RemedyOrder = slices.Clone(w.RemedyOrder)
+	if w.Remedies != nil {
+		c.Remedies = make(map[string]*Remedy, len(w.Remedies))
+		for k, r := range w.Remedies {
+			cp := *r
+			c.Remedies[k] = &cp
+		}
+	}
+	return &c
 }
 
 // Fold builds a complaint's work state from its history.
