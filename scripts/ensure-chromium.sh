@@ -37,13 +37,7 @@ if [ ${#packages[@]} -eq 0 ]; then
 fi
 
 echo "installing Debian's ${packages[*]} (headless Chromium for the report's rendering test)" >&2
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "need root or sudo to apt-get install ${packages[*]}" >&2; exit 1; }
-  sudo="sudo"
-fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${packages[@]}"
+. "$(dirname "$0")/apt.sh"
+apt_install "${packages[@]}"
 [ -n "$(find_chromium)" ] || { echo "chromium-headless-shell installed but no Chromium binary found" >&2; exit 1; }
 has_cjk_font || { echo "fonts-noto-cjk installed but fontconfig knows no Chinese font" >&2; exit 1; }

@@ -15,15 +15,9 @@ if [ -n "$(find_initdb)" ]; then
 fi
 
 echo "PostgreSQL binaries not found: installing Debian's postgresql package" >&2
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "need root or sudo to apt-get install postgresql" >&2; exit 1; }
-  sudo="sudo"
-fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
+. "$(dirname "$0")/apt.sh"
 # postgresql-common would create and start a system cluster; we do not want one.
-$sudo mkdir -p /etc/postgresql-common/createcluster.d
-echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/kesu.conf >/dev/null
-$sudo apt-get install -y -q --no-install-recommends postgresql postgresql-contrib
+as_root mkdir -p /etc/postgresql-common/createcluster.d
+echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/kesu.conf >/dev/null
+apt_install postgresql postgresql-contrib
 [ -n "$(find_initdb)" ] || { echo "postgresql installed but initdb still not found" >&2; exit 1; }

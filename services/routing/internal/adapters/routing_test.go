@@ -18,6 +18,7 @@ import (
 	routingv1 "github.com/kesu315/kesu/proto/gen/go/kesu/routing/v1"
 	"github.com/kesu315/kesu/services/kit/auth"
 	"github.com/kesu315/kesu/services/kit/events"
+	"github.com/kesu315/kesu/services/kit/eventstore"
 	"github.com/kesu315/kesu/services/kit/grpcerr"
 	"github.com/kesu315/kesu/services/routing/internal/adapters"
 	"github.com/kesu315/kesu/services/routing/internal/domain"
@@ -423,17 +424,7 @@ func TestRoutedAndAssignedWhenTheCauseCommits(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("filed %d events (%v)", len(recs), err)
 	}
-	tx, err := h.db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.proj.Apply(ctx, tx, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h.proj.Committed()
+	h.applyBatch(recs)
 
 	stored, err := h.store.Load(ctx, id)
 	if err != nil {
@@ -509,17 +500,7 @@ func TestReactionOnAComplaintThatMovedOnReadsItsTail(t *testing.T) {
 	if err := h.proj.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := h.db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.proj.Apply(ctx, tx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h.proj.Committed()
+	h.applyBatch(batch)
 	// Decided on the batch's state, moved on, decided on the tail: no whole
 	// history was read.
 	if got := reactionCounts(t, reader); got != "state/moved_on=1 tail/appended=1" {
@@ -624,4 +605,24 @@ func reactionCounts(t *testing.T, reader *sdkmetric.ManualReader) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, " ")
+}
+
+// applyBatch applies recs as the projection runner applies a batch, in one
+// transaction it then commits, with the runner stopped: as a projection
+// lagging the stream by exactly these events would.
+func (h *harness) applyBatch(recs []eventstore.Record) {
+	h.t.Helper()
+	ctx := context.Background()
+	tx, err := h.db.Begin(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := h.proj.Apply(ctx, tx, recs); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	h.proj.Committed()
 }
