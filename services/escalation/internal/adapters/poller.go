@@ -347,11 +347,15 @@ func (p *Poller) fireOne(ctx context.Context, r dueRow, now time.Time, sink *ale
 	if err != nil {
 		res.attempts = r.attempts + 1
 		res.lastErr = err.Error()
-		p.m.failures.Add(ctx, 1)
 		wait := min(p.cfg.Retry<<min(r.attempts, 6), 5*time.Minute)
 		t := now.Add(wait)
 		res.fireAt = &t
-		p.log.Warn("deadline not fired; retrying", "deadline", r.id, "complaint", r.complaint, "attempt", res.attempts, "err", err)
+		// A pass cut short by a stop is no failure: its transaction rolls
+		// back and the next start fires the row.
+		if ctx.Err() == nil {
+			p.m.failures.Add(ctx, 1)
+			p.log.Warn("deadline not fired; retrying", "deadline", r.id, "complaint", r.complaint, "attempt", res.attempts, "err", err)
+		}
 	}
 	return res
 }
@@ -645,7 +649,9 @@ func (p *Poller) runReactions(ctx context.Context) (int, error) {
 			if err != nil {
 				t := now.Add(min(p.cfg.Retry<<min(rs[i].attempts, 6), 5*time.Minute))
 				fire[i], attempts[i], lastErr[i] = &t, attempts[i]+1, err.Error()
-				p.log.Warn("reaction failed; retrying", "reaction", rs[i].id, "kind", rs[i].kind, "err", err)
+				if ctx.Err() == nil { // a stop cuts a pass short; it is rolled back
+					p.log.Warn("reaction failed; retrying", "reaction", rs[i].id, "kind", rs[i].kind, "err", err)
+				}
 			}
 			return nil
 		})
