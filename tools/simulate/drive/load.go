@@ -56,8 +56,7 @@ type LoadOptions struct {
 }
 
 // QueueProbe tells when filed complaints become visible in a work queue
-// (routing's projection, read through routing's API). Routing's queue API is
-// not there yet: this is the seam its adapter fills (docs/simulate.md).
+// (routing's projection, read through routing's API: casework.Routing).
 type QueueProbe interface {
 	// Visible returns those of ids (complaints of shop) that are in a queue
 	// or assigned now.

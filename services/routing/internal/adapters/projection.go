@@ -433,9 +433,6 @@ func (p *Projection) react(ctx context.Context, tx pgx.Tx, triggers []trigger, w
 	was := snapshot(works)
 	touched := map[string]bool{}
 	var order []string
-	// note keeps a reaction's assignments pending until the projection
-	// folds them, and folds the reaction now when it extends the state the
-	// batch holds (expected is the sequence it was decided on; 0: unknown).
 	// ahead holds, for a complaint whose stream had moved on past the
 	// batch's state, that state carried forward by what followed it: a
 	// clone, so the batch's rows keep what the batch folded.
@@ -648,8 +645,6 @@ func loadWorks(ctx context.Context, q querier, ids []string) (map[string]*domain
 	return out, nil
 }
 
-// appendRound appends the prepared slots concurrently and marks done those
-// that landed (or rightly decided nothing), noting their assignments.
 // readAhead carries the state of each complaint in ids forward by what its
 // stream holds after it, read concurrently, into ahead.
 func (p *Projection) readAhead(ctx context.Context, sr stateReactor, ids []string, stateOf func(string) *domain.Work, ahead map[string]*domain.Work) error {
@@ -682,6 +677,9 @@ func (p *Projection) readAhead(ctx context.Context, sr stateReactor, ids []strin
 	return nil
 }
 
+// appendRound appends the prepared slots concurrently and marks done those
+// that landed (or rightly decided nothing), noting them; pathOf names how
+// slot i was decided, for the metrics.
 func (p *Projection) appendRound(ctx context.Context, pathOf func(int) string, sr stateReactor, slots []*app.Prepared, done []bool,
 	note func(out []*complaintv1.Event, seqs []uint64, expected uint64)) error {
 	type result struct {
